@@ -1,0 +1,116 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <mutex>
+
+namespace loopscope {
+
+//! Durations on the loop's clock. Any std::chrono duration converts to it implicitly.
+using Duration = std::chrono::nanoseconds;
+
+//! The tag clock of loop time points: time since the loop clock's own epoch.
+struct LoopClock
+{
+    using rep = Duration::rep;
+    using period = Duration::period;
+    using duration = Duration;
+    using time_point = std::chrono::time_point<LoopClock, Duration>;
+    static constexpr bool is_steady = true;
+};
+
+//! A point in time on a loop's clock (Python: the float returned by loop.time()).
+using TimePoint = LoopClock::time_point;
+
+//! Seconds as a double, for display and for asyncio-style arithmetic.
+inline double toSeconds(Duration d)
+{
+    return std::chrono::duration<double>(d).count();
+}
+inline double toSeconds(TimePoint t)
+{
+    return toSeconds(t.time_since_epoch());
+}
+
+/*!
+ * The source of a loop's time. The loop reads now() at the start of every iteration and
+ * asks realTimeUntil() how long to let Qt wait for the next timer.
+ *
+ * Clocks are read from the loop's thread; VirtualClock may also be advanced from it.
+ */
+class Clock
+{
+public:
+    virtual ~Clock();
+
+    //! The current time on this clock. Never goes backwards.
+    virtual TimePoint now() const = 0;
+
+    /*!
+     * How long, in real (wall) time, until \a deadline is reached on this clock, or a
+     * negative duration when this clock does not advance by itself (virtual clock): then
+     * the loop never arms a Qt timer and relies on advance() or auto-advance instead.
+     */
+    virtual Duration realTimeUntil(TimePoint deadline) const = 0;
+
+    //! True for clocks whose time moves only when asked (VirtualClock).
+    virtual bool isVirtual() const { return false; }
+
+    //! Virtual clocks only: jump to \a deadline (never backwards) because the loop is idle.
+    //! Returns false when this clock does not auto-advance.
+    virtual bool autoAdvanceTo(TimePoint deadline);
+
+    //! Called by the loop that uses this clock: \a listener runs (in the loop's thread)
+    //! whenever the clock's time is moved by hand, so the loop can wake up and fire timers.
+    void setAdvanceListener(std::function<void()> listener);
+
+protected:
+    void notifyAdvanced() const;
+
+private:
+    std::function<void()> m_advanceListener;
+};
+
+//! Real time: std::chrono::steady_clock, relative to when the clock was created.
+class SteadyClock final : public Clock
+{
+public:
+    SteadyClock();
+    TimePoint now() const override;
+    Duration realTimeUntil(TimePoint deadline) const override;
+
+private:
+    std::chrono::steady_clock::time_point m_origin;
+};
+
+/*!
+ * Deterministic time for tests and step-by-step teaching: time stands still until advance()
+ * is called, or (with autoAdvance, the default) jumps straight to the next timer deadline
+ * whenever the loop has nothing ready to run and no executor job in flight.
+ * A one-second sleep therefore completes instantly, in exactly the asyncio order.
+ */
+class VirtualClock final : public Clock
+{
+public:
+    explicit VirtualClock(bool autoAdvance = true);
+
+    TimePoint now() const override;
+    Duration realTimeUntil(TimePoint deadline) const override;
+    bool isVirtual() const override { return true; }
+    bool autoAdvanceTo(TimePoint deadline) override;
+
+    //! Moves time forward by \a delta (negative values are ignored) and wakes the loop.
+    void advance(Duration delta);
+    //! Moves time to \a when if it is later than now, and wakes the loop.
+    void advanceTo(TimePoint when);
+
+    bool autoAdvance() const { return m_autoAdvance; }
+    void setAutoAdvance(bool enabled) { m_autoAdvance = enabled; }
+
+private:
+    TimePoint m_now{};
+    bool m_autoAdvance;
+};
+
+} // namespace loopscope

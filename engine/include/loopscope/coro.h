@@ -1,0 +1,157 @@
+#pragma once
+
+#include <coroutine>
+#include <exception>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+namespace loopscope {
+
+template<typename T>
+class Coro;
+
+namespace detail {
+
+template<typename T>
+class CoroPromiseBase
+{
+public:
+    std::suspend_always initial_suspend() const noexcept { return {}; }
+
+    struct FinalAwaiter
+    {
+        bool await_ready() const noexcept { return false; }
+        template<typename Promise>
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> h) const noexcept
+        {
+            // Symmetric transfer back to the coroutine that awaited us inline: no stack
+            // growth however deep the chain of `co_await coro()` is. A task's root has no
+            // continuation: control returns to the task step, which sees done().
+            if (auto c = h.promise().m_continuation)
+                return c;
+            return std::noop_coroutine();
+        }
+        void await_resume() const noexcept { }
+    };
+    FinalAwaiter final_suspend() const noexcept { return {}; }
+
+    void unhandled_exception() noexcept { m_result.template emplace<2>(std::current_exception()); }
+
+    std::coroutine_handle<> m_continuation;
+    std::variant<std::monostate, std::conditional_t<std::is_void_v<T>, std::monostate, T>,
+                 std::exception_ptr>
+            m_result;
+
+    bool hasException() const noexcept { return m_result.index() == 2; }
+    std::exception_ptr exception() const noexcept
+    {
+        return hasException() ? std::get<2>(m_result) : std::exception_ptr();
+    }
+};
+
+template<typename T>
+class CoroPromise : public CoroPromiseBase<T>
+{
+public:
+    Coro<T> get_return_object() noexcept;
+    template<typename U>
+    void return_value(U &&value)
+    {
+        this->m_result.template emplace<1>(std::forward<U>(value));
+    }
+    T takeValue() { return std::move(std::get<1>(this->m_result)); }
+};
+
+template<>
+class CoroPromise<void> : public CoroPromiseBase<void>
+{
+public:
+    Coro<void> get_return_object() noexcept;
+    void return_void() noexcept { m_result.emplace<1>(); }
+    void takeValue() { }
+};
+
+} // namespace detail
+
+/*!
+ * A lazy coroutine (Python: the coroutine object an `async def` returns). Nothing runs
+ * until it is awaited or wrapped in a task:
+ *
+ * - `co_await coro()` inside another Coro runs it inline, like Python's `await coro()`;
+ * - `loop.createTask(coro())` schedules it as a Task.
+ *
+ * A Coro owns its frame and destroys it when it goes out of scope; it can be awaited once.
+ */
+template<typename T = void>
+class [[nodiscard]] Coro
+{
+public:
+    using promise_type = detail::CoroPromise<T>;
+    using Handle = std::coroutine_handle<promise_type>;
+    using ValueType = T;
+
+    Coro() noexcept = default;
+    explicit Coro(Handle h) noexcept : m_handle(h) { }
+    Coro(Coro &&o) noexcept : m_handle(std::exchange(o.m_handle, {})) { }
+    Coro &operator=(Coro &&o) noexcept
+    {
+        if (this != &o) {
+            destroy();
+            m_handle = std::exchange(o.m_handle, {});
+        }
+        return *this;
+    }
+    Coro(const Coro &) = delete;
+    Coro &operator=(const Coro &) = delete;
+    ~Coro() { destroy(); }
+
+    bool isValid() const noexcept { return bool(m_handle); }
+    //! Gives up ownership of the frame (used by tasks).
+    Handle release() noexcept { return std::exchange(m_handle, {}); }
+
+    struct Awaiter
+    {
+        Handle h;
+        bool await_ready() const noexcept { return !h || h.done(); }
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiting) noexcept
+        {
+            h.promise().m_continuation = awaiting;
+            return h;
+        }
+        T await_resume()
+        {
+            if (!h)
+                throw std::logic_error("co_await on an empty or already-awaited Coro");
+            auto &p = h.promise();
+            if (p.hasException())
+                std::rethrow_exception(p.exception());
+            return p.takeValue();
+        }
+    };
+    Awaiter operator co_await() && noexcept { return Awaiter{m_handle}; }
+    Awaiter operator co_await() & noexcept { return Awaiter{m_handle}; }
+
+private:
+    void destroy() noexcept
+    {
+        if (m_handle)
+            std::exchange(m_handle, {}).destroy();
+    }
+    Handle m_handle;
+};
+
+namespace detail {
+template<typename T>
+Coro<T> CoroPromise<T>::get_return_object() noexcept
+{
+    return Coro<T>(std::coroutine_handle<CoroPromise<T>>::from_promise(*this));
+}
+inline Coro<void> CoroPromise<void>::get_return_object() noexcept
+{
+    return Coro<void>(std::coroutine_handle<CoroPromise<void>>::from_promise(*this));
+}
+} // namespace detail
+
+} // namespace loopscope

@@ -1,0 +1,274 @@
+#pragma once
+
+#include "loopscope/clock.h"
+#include "loopscope/coro.h"
+#include "loopscope/errors.h"
+#include "loopscope/future.h"
+#include "loopscope/handle.h"
+#include "loopscope/task.h"
+
+#include <QString>
+
+#include <exception>
+#include <functional>
+#include <memory>
+#include <source_location>
+#include <type_traits>
+#include <vector>
+
+namespace loopscope {
+
+//! What the exception handler is told (Python: the context dict of call_exception_handler).
+struct ExceptionContext
+{
+    QString message; //!< what happened, e.g. "Exception in callback"
+    std::exception_ptr exception; //!< may be null
+    QString handle; //!< the callback involved, if any
+    QString future; //!< the future involved, if any
+    QString task; //!< the task involved, if any
+
+    //! One line with every non-empty field and the exception's type and message.
+    QString toString() const;
+};
+
+using ExceptionHandler = std::function<void(const ExceptionContext &)>;
+
+//! A summary of a task for allTasks() and reports (the UI gets richer data from the trace).
+struct TaskInfo
+{
+    std::uint64_t id = 0;
+    QString name;
+    std::source_location location;
+    std::uint64_t steps = 0;
+    std::uint64_t waitingOnFuture = 0; //!< id of the awaited future, 0 when not waiting
+};
+
+/*!
+ * Python's asyncio event loop on top of Qt's event loop.
+ *
+ * An EventLoop belongs to the thread that creates it (which needs a QCoreApplication) and
+ * drives itself from that thread's Qt event dispatcher: inside `app.exec()` it runs with no
+ * call of its own ("attached mode"). runForever() and runUntilComplete() run a nested
+ * QEventLoop for programs written the asyncio way.
+ *
+ * One iteration (asyncio's `_run_once`): drain the thread-safe inbox, move due timers to
+ * the ready queue, run exactly the callbacks that were ready when the iteration started
+ * (callbacks scheduled meanwhile run in the next one), then hand control back to Qt. The
+ * loop wakes through one coalesced posted event when work becomes ready and one precise
+ * Qt timer armed for the earliest deadline.
+ *
+ * Everything except callSoonThreadsafe() must be called from the loop's thread.
+ */
+class EventLoop
+{
+public:
+    //! A loop on \a clock (default: a SteadyClock). Needs a QCoreApplication.
+    explicit EventLoop(std::shared_ptr<Clock> clock = nullptr);
+    //! Closes the loop (see close()).
+    ~EventLoop();
+    EventLoop(const EventLoop &) = delete;
+    EventLoop &operator=(const EventLoop &) = delete;
+
+    //! The loop running in this thread, else the first loop created in it, else null
+    //! (Python: asyncio.get_event_loop()).
+    static EventLoop *current() noexcept;
+
+    // --- scheduling -------------------------------------------------------------------
+
+    //! Schedules \a fn for the next iteration; FIFO with other callSoon calls.
+    template<typename F>
+    Handle callSoon(F &&fn, std::source_location location = std::source_location::current())
+    {
+        return scheduleSoon(makeHandle(HandleKind::CallSoon, location, std::forward<F>(fn)));
+    }
+
+    //! Schedules \a fn to run \a delay from now; a negative delay means now.
+    template<typename F>
+    TimerHandle callLater(Duration delay, F &&fn,
+                          std::source_location location = std::source_location::current())
+    {
+        if (delay < Duration::zero())
+            delay = Duration::zero();
+        return callAt(time() + delay, std::forward<F>(fn), location);
+    }
+
+    //! Schedules \a fn to run at \a when on the loop's clock; never earlier. Callbacks with
+    //! equal deadlines run in the order they were scheduled.
+    template<typename F>
+    TimerHandle callAt(TimePoint when, F &&fn,
+                       std::source_location location = std::source_location::current())
+    {
+        return scheduleAt(when, makeHandle(HandleKind::CallLater, location, std::forward<F>(fn)));
+    }
+
+    //! Schedules \a fn from any thread and wakes the loop. Throws RuntimeError when closed.
+    template<typename F>
+    Handle callSoonThreadsafe(F &&fn,
+                              std::source_location location = std::source_location::current())
+    {
+        return scheduleThreadsafe(
+                makeHandle(HandleKind::Threadsafe, location, std::forward<F>(fn)));
+    }
+
+    //! The loop's current time (Python: loop.time(), here a TimePoint).
+    TimePoint time() const;
+    double timeSeconds() const { return toSeconds(time()); }
+    Clock &clock() const;
+
+    // --- running ----------------------------------------------------------------------
+
+    //! Runs until stop() is called. Throws RuntimeError when closed or already running.
+    void runForever();
+
+    /*!
+     * Runs until \a future is done and returns its result or rethrows its exception.
+     * Throws RuntimeError when the loop is closed or already running, when the future
+     * belongs to another loop, or when stop() ends the loop before the future is done.
+     */
+    template<typename T>
+    T runUntilComplete(Future<T> future)
+    {
+        prepareRunUntilComplete(*future.base());
+        const CallbackId id = future.base()->addDoneCallback(
+                [this](detail::FutureBase &) { stop(); }, nullptr, HandleKind::DoneCallback,
+                std::source_location::current());
+        try {
+            runForever();
+        } catch (...) {
+            future.base()->removeDoneCallback(id);
+            throw;
+        }
+        future.base()->removeDoneCallback(id);
+        if (!future.done())
+            throw RuntimeError("Event loop stopped before Future completed.");
+        return future.result();
+    }
+    //! Wraps \a coro in a task and runs until it is done.
+    template<typename T>
+    T runUntilComplete(Coro<T> coro,
+                       std::source_location location = std::source_location::current())
+    {
+        return runUntilComplete(Future<T>(createTask(std::move(coro), {}, location)));
+    }
+
+    //! Stops runForever() once the current iteration has finished. Called while not running,
+    //! the next runForever() runs one iteration and returns (as in asyncio).
+    void stop();
+
+    //! True while runForever()/runUntilComplete() is active.
+    bool isRunning() const;
+    bool isClosed() const;
+
+    /*!
+     * Closes the loop: shuts the executor down (waiting for running jobs), destroys the
+     * frames of still-pending tasks without resuming them (each is reported to the
+     * exception handler), and drops every scheduled callback. Idempotent. Throws
+     * RuntimeError while running.
+     */
+    void close();
+
+    // --- futures and tasks ------------------------------------------------------------
+
+    template<typename T = void>
+    Future<T> createFuture()
+    {
+        return Future<T>(*this);
+    }
+
+    /*!
+     * Wraps \a coro in a task whose first step is scheduled with callSoon (Python:
+     * loop.create_task). \a name defaults to "Task-<id>"; the creation site is recorded.
+     */
+    template<typename T>
+    Task<T> createTask(Coro<T> coro, QString name = {},
+                       std::source_location location = std::source_location::current())
+    {
+        checkTaskCreation(coro.isValid());
+        detail::Ref<detail::TaskState<T>> state(
+                new detail::TaskState<T>(core(), coro.release(), std::move(name), location));
+        state->taskCore()->start();
+        return Task<T>(std::move(state));
+    }
+
+    //! The tasks not yet done, in creation order (Python: asyncio.all_tasks).
+    std::vector<TaskInfo> allTasks() const;
+    //! Id of the task whose step is running, 0 outside a task (Python: current_task).
+    std::uint64_t currentTaskId() const;
+
+    // --- executor ---------------------------------------------------------------------
+
+    /*!
+     * Runs \a fn on the loop's thread pool and returns a future completed back on this
+     * loop's thread with fn's result, or with the exception it threw (Python:
+     * loop.run_in_executor(None, fn)). Cancelling the future discards the late result.
+     */
+    template<typename F>
+    auto runInExecutor(F fn, std::source_location location = std::source_location::current())
+            -> Future<std::invoke_result_t<F &>>
+    {
+        using R = std::invoke_result_t<F &>;
+        Future<R> future(*this);
+        submitToExecutor(
+                [fn = std::move(fn), future]() mutable -> std::function<void()> {
+                    try {
+                        if constexpr (std::is_void_v<R>) {
+                            fn();
+                            return [future]() mutable {
+                                if (!future.done())
+                                    future.setResult();
+                            };
+                        } else {
+                            return [future, r = fn()]() mutable {
+                                if (!future.done())
+                                    future.setResult(std::move(r));
+                            };
+                        }
+                    } catch (...) {
+                        return [future, e = std::current_exception()]() mutable {
+                            if (!future.done())
+                                future.setException(e);
+                        };
+                    }
+                },
+                location);
+        return future;
+    }
+
+    //! Maximum executor threads (default: min(32, ideal thread count + 4), as Python).
+    void setExecutorMaxThreads(int count);
+    int executorMaxThreads() const;
+
+    // --- errors -----------------------------------------------------------------------
+
+    //! Replaces the exception handler; an empty function restores the default (qWarning).
+    void setExceptionHandler(ExceptionHandler handler);
+    //! Reports \a context to the handler (Python: loop.call_exception_handler).
+    void callExceptionHandler(const ExceptionContext &context);
+    static void defaultExceptionHandler(const ExceptionContext &context);
+
+    detail::LoopCore *core() const noexcept { return d; }
+
+private:
+    template<typename F>
+    static detail::Ref<detail::HandleBase> makeHandle(HandleKind kind,
+                                                     std::source_location location, F &&fn)
+    {
+        using Fn = std::decay_t<F>;
+        static_assert(std::is_invocable_v<Fn &>, "callbacks take no arguments: use a lambda");
+        return detail::Ref<detail::HandleBase>(
+                new detail::CallbackHandle<Fn>(kind, location, Fn(std::forward<F>(fn))));
+    }
+
+    Handle scheduleSoon(detail::Ref<detail::HandleBase> handle);
+    TimerHandle scheduleAt(TimePoint when, detail::Ref<detail::HandleBase> handle);
+    Handle scheduleThreadsafe(detail::Ref<detail::HandleBase> handle);
+    void prepareRunUntilComplete(detail::FutureBase &future);
+    void checkTaskCreation(bool validCoro);
+    //! \a job runs on a worker thread and returns the completion to run on the loop.
+    void submitToExecutor(std::function<std::function<void()>()> job,
+                          std::source_location location);
+
+    detail::LoopCore *d; //!< one counted reference; futures hold others
+};
+
+} // namespace loopscope

@@ -1,0 +1,129 @@
+#pragma once
+
+#include "loopscope/clock.h"
+#include "loopscope/refcounted.h"
+
+#include <cstdint>
+#include <optional>
+#include <source_location>
+#include <string>
+
+namespace loopscope {
+
+namespace detail {
+class LoopCore;
+}
+
+//! How a callback came to be scheduled; shown in reports and (later) in the trace.
+enum class HandleKind : std::uint8_t {
+    CallSoon, //!< EventLoop::callSoon
+    CallLater, //!< EventLoop::callLater / callAt (a timer)
+    Threadsafe, //!< EventLoop::callSoonThreadsafe
+    DoneCallback, //!< a future's done-callback
+    TaskStep, //!< one step of a task's coroutine
+};
+
+const char *handleKindName(HandleKind kind);
+
+namespace detail {
+
+/*!
+ * One scheduled callback (Python: asyncio.Handle / TimerHandle). The ready queue and the
+ * timer heap hold references to these; the public Handle is a reference too.
+ */
+class HandleBase : public RefCounted
+{
+public:
+    HandleBase(HandleKind kind, std::source_location location) noexcept
+        : m_location(location), m_kind(kind)
+    {
+    }
+
+    //! Runs the callback. Only the loop calls this, and only when not cancelled.
+    virtual void run() = 0;
+    //! A human-readable description: kind, callable and creation site.
+    virtual std::string describe() const;
+
+    void cancel() noexcept;
+    //! Called by the loop after run(): frees the callable if run() cancelled its own handle.
+    void releaseAfterRun() noexcept;
+    bool cancelled() const noexcept { return m_cancelled; }
+    HandleKind kind() const noexcept { return m_kind; }
+    const std::source_location &location() const noexcept { return m_location; }
+
+    // Timer bookkeeping, owned by the loop core.
+    TimePoint m_when{};
+    std::uint64_t m_sequence = 0;
+    LoopCore *m_heapOwner = nullptr; //!< set while the handle sits in a timer heap
+    bool m_running = false; //!< set by the loop while run() executes
+
+protected:
+    //! Drops the callable (and what it captured) once cancelled, as asyncio does.
+    virtual void releaseCallback() noexcept { }
+
+private:
+    std::source_location m_location;
+    HandleKind m_kind;
+    bool m_cancelled = false;
+};
+
+template<typename F>
+class CallbackHandle final : public HandleBase
+{
+public:
+    CallbackHandle(HandleKind kind, std::source_location location, F &&fn)
+        : HandleBase(kind, location), m_fn(std::move(fn))
+    {
+    }
+    void run() override { (*m_fn)(); }
+
+protected:
+    void releaseCallback() noexcept override { m_fn.reset(); }
+
+private:
+    std::optional<F> m_fn;
+};
+
+} // namespace detail
+
+/*!
+ * A callback scheduled with EventLoop::callSoon() (Python: asyncio.Handle).
+ * Copies refer to the same scheduled callback. cancel() before it runs prevents it from
+ * running; cancel() after it ran does nothing.
+ */
+class Handle
+{
+public:
+    Handle() = default;
+    explicit Handle(detail::Ref<detail::HandleBase> handle) : d(std::move(handle)) { }
+
+    //! Prevents the callback from running and releases what it captured. Loop thread only.
+    void cancel() noexcept
+    {
+        if (d)
+            d->cancel();
+    }
+    bool cancelled() const noexcept { return d && d->cancelled(); }
+    bool isValid() const noexcept { return bool(d); }
+    HandleKind kind() const { return d ? d->kind() : HandleKind::CallSoon; }
+    //! e.g. "<Handle callSoon at main.cpp:12>".
+    std::string describe() const { return d ? d->describe() : std::string("<Handle null>"); }
+
+    detail::HandleBase *get() const noexcept { return d.get(); }
+
+protected:
+    detail::Ref<detail::HandleBase> d;
+};
+
+//! A callback scheduled for a point in time (Python: asyncio.TimerHandle).
+class TimerHandle : public Handle
+{
+public:
+    TimerHandle() = default;
+    using Handle::Handle;
+
+    //! The deadline on the loop's clock: the callback never runs before it.
+    TimePoint when() const noexcept { return d ? d->m_when : TimePoint{}; }
+};
+
+} // namespace loopscope

@@ -1,0 +1,12 @@
+#pragma once
+
+//! \file loopscope.h Everything of the Loopscope engine in one include.
+
+#include "loopscope/clock.h"
+#include "loopscope/coro.h"
+#include "loopscope/errors.h"
+#include "loopscope/eventloop.h"
+#include "loopscope/future.h"
+#include "loopscope/handle.h"
+#include "loopscope/sleep.h"
+#include "loopscope/task.h"

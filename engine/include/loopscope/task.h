@@ -1,0 +1,185 @@
+#pragma once
+
+#include "loopscope/coro.h"
+#include "loopscope/future.h"
+
+#include <QString>
+
+#include <coroutine>
+#include <source_location>
+
+namespace loopscope {
+
+namespace detail {
+
+/*!
+ * The untyped machinery of a task (Python: asyncio.Task's __step / __wakeup): it drives a
+ * coroutine one step at a time, each step scheduled through the loop's ready queue.
+ */
+class TaskCore
+{
+public:
+    TaskCore(FutureBase *self, std::coroutine_handle<> root, QString name,
+             std::source_location location);
+    ~TaskCore();
+    TaskCore(const TaskCore &) = delete;
+    TaskCore &operator=(const TaskCore &) = delete;
+
+    //! Registers with the loop and schedules the first step (callSoon).
+    void start();
+
+    bool cancel(std::string message);
+    int cancelling() const noexcept { return m_cancelRequests; }
+    int uncancel() noexcept;
+
+    //! The task whose step is running in this thread, or null.
+    static TaskCore *current() noexcept;
+
+    FutureBase *self() const noexcept { return m_self; }
+    std::uint64_t id() const noexcept { return m_self->id(); }
+    const QString &name() const noexcept { return m_name; }
+    void setName(QString name) { m_name = std::move(name); }
+    const std::source_location &location() const noexcept { return m_location; }
+    //! What the task is suspended on, or null (ready, running or done).
+    FutureBase *waitingOn() const noexcept { return m_waitingOn.get(); }
+    std::uint64_t stepCount() const noexcept { return m_steps; }
+    std::string describe() const;
+
+    // Called by the awaiters (task.cpp) and the loop.
+    void suspendOn(FutureBase &future, std::coroutine_handle<> h);
+    void yieldStep(std::coroutine_handle<> h);
+    bool consumeThrowCancel() noexcept;
+    std::string takeCancelMessage();
+    //! close(): destroys the frame of a still-pending task without resuming it.
+    void abandon() noexcept;
+
+    // Intrusive list of the loop's pending tasks.
+    TaskCore *m_prevPending = nullptr;
+    TaskCore *m_nextPending = nullptr;
+
+private:
+    void scheduleStep();
+    void step();
+    void finish();
+
+    FutureBase *m_self;
+    std::coroutine_handle<> m_root;
+    std::coroutine_handle<> m_resume; //!< innermost suspended coroutine to resume next
+    Ref<FutureBase> m_waitingOn;
+    QString m_name;
+    std::string m_cancelMessage;
+    std::source_location m_location;
+    std::uint64_t m_steps = 0;
+    int m_cancelRequests = 0;
+    bool m_mustCancel = false;
+    bool m_throwCancel = false;
+    bool m_started = false;
+
+    friend class TaskFinisher;
+};
+
+template<typename T>
+class TaskState final : public FutureState<T>
+{
+public:
+    using Promise = CoroPromise<T>;
+
+    TaskState(LoopCore *loop, std::coroutine_handle<Promise> root, QString name,
+              std::source_location location)
+        : FutureState<T>(loop), m_root(root), m_core(this, root, std::move(name), location)
+    {
+    }
+
+    bool cancel(std::string message) override { return m_core.cancel(std::move(message)); }
+    TaskCore *taskCore() noexcept override { return &m_core; }
+    std::string describe() const override { return m_core.describe(); }
+
+    //! Moves the finished root coroutine's outcome into the future. Called by TaskCore.
+    void completeTask(bool mustCancel) override
+    {
+        Promise &p = m_root.promise();
+        if (p.hasException()) {
+            std::exception_ptr e = p.exception();
+            if (isCancelledError(e))
+                this->cancelFuture(cancelMessageOf(e));
+            else
+                this->setException(e);
+        } else if (mustCancel) {
+            // Cancelled right before the coroutine returned (Python does the same).
+            this->cancelFuture(m_core.takeCancelMessage());
+        } else if constexpr (std::is_void_v<T>) {
+            this->setResult(std::monostate{});
+        } else {
+            this->setResult(p.takeValue());
+        }
+    }
+
+private:
+    std::coroutine_handle<Promise> m_root;
+    TaskCore m_core;
+};
+
+} // namespace detail
+
+/*!
+ * A Future that drives a coroutine (Python: asyncio.Task). Create one with
+ * EventLoop::createTask(); its first step runs on a later loop iteration. The loop keeps a
+ * pending task alive even when every Task handle is dropped.
+ */
+template<typename T = void>
+class Task : public Future<T>
+{
+public:
+    using State = detail::TaskState<T>;
+
+    explicit Task(detail::Ref<State> state)
+        : Future<T>(detail::Ref<detail::FutureState<T>>(state.get()))
+    {
+    }
+
+    /*!
+     * Requests cancellation: cancels what the task awaits, or makes its next resumption
+     * throw CancelledError at the suspension point. The coroutine may catch it and clean
+     * up; the task ends cancelled only if CancelledError leaves the coroutine. Returns false
+     * when the task is already done.
+     */
+    bool cancel(std::string message = {}) { return core()->cancel(std::move(message)); }
+    //! How many cancel() requests are pending (Python: Task.cancelling()).
+    int cancelling() const { return core()->cancelling(); }
+    //! Decrements the pending cancel requests and returns the new count (Python: uncancel()).
+    int uncancel() { return core()->uncancel(); }
+
+    QString name() const { return core()->name(); }
+    void setName(QString name) { core()->setName(std::move(name)); }
+    std::uint64_t taskId() const { return core()->id(); }
+    //! Where createTask() was called.
+    std::source_location location() const { return core()->location(); }
+
+    template<typename F>
+    CallbackId addDoneCallback(F fn, std::source_location location = std::source_location::current())
+    {
+        if constexpr (std::is_invocable_v<F &, Task<T>> && !std::is_invocable_v<F &, Future<T>>) {
+            return Future<T>::addDoneCallback(
+                    [fn = std::move(fn)](Future<T> f) mutable {
+                        fn(Task<T>(detail::Ref<State>(static_cast<State *>(f.base()))));
+                    },
+                    location);
+        } else {
+            return Future<T>::addDoneCallback(std::move(fn), location);
+        }
+    }
+
+    detail::TaskCore *core() const { return this->d->taskCore(); }
+};
+
+namespace detail {
+//! Awaitable that suspends the current task for one loop iteration (sleep(0)).
+struct YieldAwaiter
+{
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h);
+    void await_resume() { checkCancelledOnResume(); }
+};
+} // namespace detail
+
+} // namespace loopscope

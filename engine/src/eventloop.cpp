@@ -1,0 +1,574 @@
+#include "loopscope/eventloop.h"
+
+#include "eventloop_p.h"
+
+#include <QCoreApplication>
+#include <QEvent>
+#include <QEventLoop>
+#include <QThread>
+#include <QTimerEvent>
+#include <QtDebug>
+
+#include <algorithm>
+#include <chrono>
+#include <climits>
+
+namespace loopscope {
+
+namespace {
+
+const QEvent::Type kWakeEvent = static_cast<QEvent::Type>(QEvent::registerEventType());
+
+thread_local EventLoop *t_currentLoop = nullptr; // the loop iterating or running here
+thread_local EventLoop *t_threadLoop = nullptr; // the first loop created in this thread
+
+//! Makes \a loop current for a scope (an iteration or a runForever), restoring after.
+class CurrentLoopScope
+{
+public:
+    explicit CurrentLoopScope(EventLoop *loop) : m_previous(std::exchange(t_currentLoop, loop)) { }
+    ~CurrentLoopScope() { t_currentLoop = m_previous; }
+    CurrentLoopScope(const CurrentLoopScope &) = delete;
+    CurrentLoopScope &operator=(const CurrentLoopScope &) = delete;
+
+private:
+    EventLoop *m_previous;
+};
+
+} // namespace
+
+QString ExceptionContext::toString() const
+{
+    QString s = message;
+    if (!handle.isEmpty())
+        s += QStringLiteral("; handle: ") + handle;
+    if (!task.isEmpty())
+        s += QStringLiteral("; task: ") + task;
+    if (!future.isEmpty())
+        s += QStringLiteral("; future: ") + future;
+    if (exception)
+        s += QStringLiteral("; exception: ")
+                + QString::fromStdString(detail::describeException(exception));
+    return s;
+}
+
+namespace detail {
+
+bool LoopDriver::event(QEvent *event)
+{
+    if (event->type() == kWakeEvent) {
+        if (m_core)
+            m_core->onWakeEvent();
+        return true;
+    }
+    if (event->type() == QEvent::Timer) {
+        if (m_core)
+            m_core->onTimerEvent();
+        return true;
+    }
+    return QObject::event(event);
+}
+
+LoopCore::LoopCore(EventLoop *owner, std::shared_ptr<Clock> clock)
+    : m_owner(owner),
+      m_thread(QThread::currentThread()),
+      m_clock(clock ? std::move(clock) : std::make_shared<SteadyClock>()),
+      m_driver(std::make_unique<LoopDriver>(this)),
+      m_executorMaxThreads(std::min(32, QThread::idealThreadCount() + 4))
+{
+    // A manual advance of a virtual clock must wake the loop so due timers fire.
+    m_clock->setAdvanceListener([this] { requestWake(); });
+}
+
+LoopCore::~LoopCore() = default;
+
+// --- scheduling -----------------------------------------------------------------------
+
+void LoopCore::scheduleSoon(Ref<HandleBase> handle)
+{
+    checkClosed("callSoon");
+    m_ready.push(std::move(handle));
+    // Inside an iteration the end-of-iteration rearm() posts the wake-up; this keeps it to
+    // one posted event per iteration however many callbacks are scheduled.
+    if (!m_inIteration)
+        requestWake();
+}
+
+void LoopCore::scheduleAt(TimePoint when, Ref<HandleBase> handle)
+{
+    checkClosed("callAt");
+    handle->m_when = when;
+    m_timers.push(std::move(handle), this);
+    if (!m_inIteration && when < m_armedDeadline)
+        rearm();
+}
+
+void LoopCore::scheduleThreadsafe(Ref<HandleBase> handle)
+{
+    {
+        std::lock_guard lock(m_inboxMutex);
+        if (isClosed())
+            throw RuntimeError("callSoonThreadsafe: the event loop is closed");
+        m_inbox.push_back(std::move(handle));
+    }
+    requestWake();
+}
+
+void LoopCore::requestWake()
+{
+    // Coalesced: at most one wake event in Qt's queue. onWakeEvent() clears the flag before
+    // it drains the inbox, so a push after the drain always posts a fresh event.
+    if (!m_wakePending.exchange(true, std::memory_order_acq_rel))
+        QCoreApplication::postEvent(m_driver.get(), new QEvent(kWakeEvent), Qt::NormalEventPriority);
+}
+
+// --- one iteration --------------------------------------------------------------------
+
+void LoopCore::onWakeEvent()
+{
+    m_wakePending.store(false, std::memory_order_release);
+    runOnce();
+}
+
+void LoopCore::onTimerEvent()
+{
+    m_qtTimer.stop();
+    m_armedDeadline = TimePoint::max();
+    runOnce();
+}
+
+void LoopCore::runOnce()
+{
+    if (isClosed() || m_inIteration)
+        return;
+    Ref<LoopCore> keepAlive(this); // a callback may destroy the EventLoop object
+    CurrentLoopScope current(m_owner);
+    m_inIteration = true;
+    drainInbox();
+    expireTimers();
+    runReadySnapshot();
+    m_inIteration = false;
+
+    if (m_stopping && m_nested) {
+        m_stopping = false;
+        m_nested->exit(0);
+    }
+    if (!isClosed())
+        rearm();
+}
+
+void LoopCore::drainInbox()
+{
+    std::vector<Ref<HandleBase>> incoming;
+    {
+        std::lock_guard lock(m_inboxMutex);
+        incoming.swap(m_inbox);
+    }
+    for (auto &h : incoming)
+        m_ready.push(std::move(h));
+}
+
+void LoopCore::expireTimers()
+{
+    m_timers.discardCancelledTop();
+    if (m_timers.empty())
+        return;
+    // Virtual time jumps to the next deadline only when nothing else could happen first:
+    // nothing ready and no executor job whose completion might schedule earlier work.
+    if (m_ready.empty() && m_executorJobsInFlight == 0 && m_clock->isVirtual()
+        && m_timers.earliestDeadline() > m_clock->now())
+        m_clock->autoAdvanceTo(m_timers.earliestDeadline());
+
+    const TimePoint now = m_clock->now();
+    while (!m_timers.empty() && m_timers.earliestDeadline() <= now) {
+        m_ready.push(m_timers.pop());
+        m_timers.discardCancelledTop();
+    }
+}
+
+void LoopCore::runReadySnapshot()
+{
+    // Exactly the callbacks ready now: whatever they schedule runs next iteration.
+    for (std::size_t n = m_ready.size(); n > 0 && !m_ready.empty(); --n) {
+        Ref<HandleBase> h = m_ready.pop();
+        if (!h->cancelled())
+            runHandle(*h);
+    }
+}
+
+void LoopCore::runHandle(HandleBase &handle) noexcept
+{
+    handle.m_running = true;
+    try {
+        handle.run();
+    } catch (...) {
+        ExceptionContext ctx;
+        ctx.message = QStringLiteral("Exception in callback");
+        ctx.exception = std::current_exception();
+        ctx.handle = QString::fromStdString(handle.describe());
+        callExceptionHandler(ctx);
+    }
+    handle.m_running = false;
+    handle.releaseAfterRun();
+}
+
+void LoopCore::rearm()
+{
+    bool inboxEmpty;
+    {
+        std::lock_guard lock(m_inboxMutex);
+        inboxEmpty = m_inbox.empty();
+    }
+    if (!m_ready.empty() || !inboxEmpty) {
+        requestWake();
+        return;
+    }
+    m_timers.discardCancelledTop();
+    if (m_timers.empty()) {
+        m_qtTimer.stop();
+        m_armedDeadline = TimePoint::max();
+        return;
+    }
+    const TimePoint deadline = m_timers.earliestDeadline();
+    if (m_clock->isVirtual()) {
+        // Time moves at the start of the next iteration (not here), so a loop that just
+        // stopped leaves the clock where the last callback saw it. While an executor job
+        // runs, its completion wakes us; posting now would spin.
+        if (m_executorJobsInFlight == 0 || deadline <= m_clock->now())
+            requestWake();
+        return;
+    }
+    armQtTimer(deadline);
+}
+
+void LoopCore::armQtTimer(TimePoint deadline)
+{
+    if (deadline == m_armedDeadline && m_qtTimer.isActive())
+        return;
+    const Duration wait = m_clock->realTimeUntil(deadline);
+    if (wait < Duration::zero()) {
+        m_qtTimer.stop();
+        m_armedDeadline = TimePoint::max();
+        return;
+    }
+    // Round up: a timer must never fire early. If Qt still wakes us a hair early, nothing
+    // is due and the next rearm() waits the remainder.
+    using namespace std::chrono;
+    const auto ms = std::min<std::int64_t>(
+            duration_cast<milliseconds>(wait + milliseconds(1) - nanoseconds(1)).count(), INT_MAX);
+    if (ms == 0) {
+        requestWake();
+        return;
+    }
+    m_armedDeadline = deadline;
+    m_qtTimer.start(static_cast<int>(ms), Qt::PreciseTimer, m_driver.get());
+}
+
+// --- running --------------------------------------------------------------------------
+
+void LoopCore::checkClosed(const char *operation) const
+{
+    if (isClosed())
+        throw RuntimeError(std::string(operation) + ": the event loop is closed");
+}
+
+void LoopCore::checkRunnable() const
+{
+    checkClosed("run");
+    if (m_runDepth > 0)
+        throw RuntimeError("This event loop is already running");
+    if (m_inIteration)
+        throw RuntimeError("Cannot run the event loop from inside one of its own callbacks");
+    if (QThread::currentThread() != m_thread)
+        throw RuntimeError("The event loop belongs to another thread");
+}
+
+void LoopCore::runForever()
+{
+    checkRunnable();
+    if (!QCoreApplication::instance())
+        throw RuntimeError("runForever: a QCoreApplication must exist");
+    Ref<LoopCore> keepAlive(this);
+    CurrentLoopScope current(m_owner);
+    QEventLoop nested;
+    m_nested = &nested;
+    ++m_runDepth;
+    // Always run at least one iteration (stop() before runForever() means "one iteration").
+    requestWake();
+    nested.exec();
+    --m_runDepth;
+    m_nested = nullptr;
+}
+
+void LoopCore::stop()
+{
+    m_stopping = true;
+    // Called from a Qt slot (not a loop callback) while runForever() waits: make sure an
+    // iteration comes to notice it.
+    if (m_runDepth > 0 && !m_inIteration && !isClosed())
+        requestWake();
+}
+
+void LoopCore::close()
+{
+    if (m_runDepth > 0 || m_inIteration)
+        throw RuntimeError("Cannot close a running event loop");
+    if (isClosed())
+        return;
+    Ref<LoopCore> keepAlive(this);
+    shutdownExecutor();
+
+    // Tasks still pending are destroyed, never resumed. Their frames' destructors may
+    // schedule callbacks or drop futures, which is fine while the loop is still open.
+    while (TaskCore *task = m_firstTask) {
+        ExceptionContext ctx;
+        ctx.message = QStringLiteral("Task was destroyed but it is pending!");
+        ctx.task = QString::fromStdString(task->describe());
+        callExceptionHandler(ctx);
+        task->abandon(); // unregisters it
+    }
+
+    {
+        std::lock_guard lock(m_inboxMutex);
+        m_closed.store(true, std::memory_order_release);
+    }
+    std::vector<Ref<HandleBase>> inbox;
+    {
+        std::lock_guard lock(m_inboxMutex);
+        inbox.swap(m_inbox);
+    }
+    inbox.clear();
+    m_ready.clear();
+    m_timers.clear();
+    m_qtTimer.stop();
+    m_driver->detach();
+    m_driver.reset();
+    m_clock->setAdvanceListener({});
+}
+
+// --- tasks ----------------------------------------------------------------------------
+
+void LoopCore::registerTask(TaskCore *task)
+{
+    task->self()->ref(); // the loop keeps every pending task alive
+    task->m_prevPending = m_lastTask;
+    task->m_nextPending = nullptr;
+    if (m_lastTask)
+        m_lastTask->m_nextPending = task;
+    else
+        m_firstTask = task;
+    m_lastTask = task;
+}
+
+void LoopCore::unregisterTask(TaskCore *task)
+{
+    if (task->m_prevPending)
+        task->m_prevPending->m_nextPending = task->m_nextPending;
+    else
+        m_firstTask = task->m_nextPending;
+    if (task->m_nextPending)
+        task->m_nextPending->m_prevPending = task->m_prevPending;
+    else
+        m_lastTask = task->m_prevPending;
+    task->m_prevPending = task->m_nextPending = nullptr;
+    task->self()->deref();
+}
+
+std::vector<TaskInfo> LoopCore::allTasks() const
+{
+    std::vector<TaskInfo> out;
+    for (TaskCore *t = m_firstTask; t; t = t->m_nextPending) {
+        TaskInfo info;
+        info.id = t->id();
+        info.name = t->name();
+        info.location = t->location();
+        info.steps = t->stepCount();
+        info.waitingOnFuture = t->waitingOn() ? t->waitingOn()->id() : 0;
+        out.push_back(std::move(info));
+    }
+    return out;
+}
+
+// --- errors ---------------------------------------------------------------------------
+
+void LoopCore::callExceptionHandler(const ExceptionContext &context) noexcept
+{
+    try {
+        if (m_exceptionHandler)
+            m_exceptionHandler(context);
+        else
+            EventLoop::defaultExceptionHandler(context);
+    } catch (...) {
+        // Python logs "Unhandled error in exception handler" and goes on; so do we.
+        qWarning("loopscope: unhandled error in exception handler (%s) while reporting: %s",
+                 detail::describeException(std::current_exception()).c_str(),
+                 qPrintable(context.toString()));
+    }
+}
+
+// --- free helpers for headers -----------------------------------------------------------
+
+LoopCore *currentLoopCore()
+{
+    EventLoop *loop = EventLoop::current();
+    if (!loop)
+        throw RuntimeError("There is no current event loop in this thread");
+    return loop->core();
+}
+
+LoopCore *loopCoreOf(EventLoop &loop)
+{
+    return loop.core();
+}
+
+void refLoopCore(LoopCore *core) noexcept
+{
+    core->ref();
+}
+
+void derefLoopCore(LoopCore *core) noexcept
+{
+    core->deref();
+}
+
+} // namespace detail
+
+// --- EventLoop ------------------------------------------------------------------------
+
+EventLoop::EventLoop(std::shared_ptr<Clock> clock) : d(new detail::LoopCore(this, std::move(clock)))
+{
+    d->ref();
+    if (!t_threadLoop)
+        t_threadLoop = this;
+}
+
+EventLoop::~EventLoop()
+{
+    try {
+        close();
+    } catch (const std::exception &e) {
+        qCritical("loopscope: EventLoop destroyed while running (%s); its callbacks are dropped",
+                  e.what());
+    }
+    if (t_threadLoop == this)
+        t_threadLoop = nullptr;
+    if (t_currentLoop == this)
+        t_currentLoop = nullptr;
+    d->detachOwner();
+    d->deref();
+}
+
+EventLoop *EventLoop::current() noexcept
+{
+    return t_currentLoop ? t_currentLoop : t_threadLoop;
+}
+
+Handle EventLoop::scheduleSoon(detail::Ref<detail::HandleBase> handle)
+{
+    d->scheduleSoon(handle);
+    return Handle(std::move(handle));
+}
+
+TimerHandle EventLoop::scheduleAt(TimePoint when, detail::Ref<detail::HandleBase> handle)
+{
+    d->scheduleAt(when, handle);
+    return TimerHandle(std::move(handle));
+}
+
+Handle EventLoop::scheduleThreadsafe(detail::Ref<detail::HandleBase> handle)
+{
+    d->scheduleThreadsafe(handle);
+    return Handle(std::move(handle));
+}
+
+TimePoint EventLoop::time() const
+{
+    return d->now();
+}
+
+Clock &EventLoop::clock() const
+{
+    return d->clock();
+}
+
+void EventLoop::runForever()
+{
+    d->runForever();
+}
+
+void EventLoop::stop()
+{
+    d->stop();
+}
+
+bool EventLoop::isRunning() const
+{
+    return d->isRunning();
+}
+
+bool EventLoop::isClosed() const
+{
+    return d->isClosed();
+}
+
+void EventLoop::close()
+{
+    d->close();
+}
+
+void EventLoop::prepareRunUntilComplete(detail::FutureBase &future)
+{
+    d->checkRunnable();
+    if (future.loopCore() != d)
+        throw RuntimeError("runUntilComplete: the future belongs to a different event loop");
+}
+
+void EventLoop::checkTaskCreation(bool validCoro)
+{
+    d->checkClosed("createTask");
+    if (!validCoro)
+        throw RuntimeError("createTask: the coroutine is empty (moved from or already awaited)");
+}
+
+std::vector<TaskInfo> EventLoop::allTasks() const
+{
+    return d->allTasks();
+}
+
+std::uint64_t EventLoop::currentTaskId() const
+{
+    detail::TaskCore *t = detail::TaskCore::current();
+    return t && t->self()->loopCore() == d ? t->id() : 0;
+}
+
+void EventLoop::submitToExecutor(std::function<std::function<void()>()> job, std::source_location)
+{
+    d->submitToExecutor(std::move(job));
+}
+
+void EventLoop::setExecutorMaxThreads(int count)
+{
+    d->setExecutorMaxThreads(count);
+}
+
+int EventLoop::executorMaxThreads() const
+{
+    return d->executorMaxThreads();
+}
+
+void EventLoop::setExceptionHandler(ExceptionHandler handler)
+{
+    d->setExceptionHandler(std::move(handler));
+}
+
+void EventLoop::callExceptionHandler(const ExceptionContext &context)
+{
+    d->callExceptionHandler(context);
+}
+
+void EventLoop::defaultExceptionHandler(const ExceptionContext &context)
+{
+    qWarning("loopscope: %s", qPrintable(context.toString()));
+}
+
+} // namespace loopscope

@@ -1,0 +1,139 @@
+#pragma once
+
+#include "loopscope/eventloop.h"
+
+#include "readyqueue_p.h"
+#include "timerheap_p.h"
+
+#include <QBasicTimer>
+#include <QObject>
+#include <QPointer>
+#include <QThreadPool>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+QT_BEGIN_NAMESPACE
+class QEventLoop;
+class QThread;
+class QThreadPool;
+QT_END_NAMESPACE
+
+namespace loopscope::detail {
+
+class LoopCore;
+
+//! The QObject through which Qt's dispatcher drives the loop: one posted wake event type
+//! and one precise timer.
+class LoopDriver final : public QObject
+{
+public:
+    explicit LoopDriver(LoopCore *core) : m_core(core) { }
+    bool event(QEvent *event) override;
+    void detach() noexcept { m_core = nullptr; }
+
+private:
+    LoopCore *m_core;
+};
+
+std::string describeLocation(const std::source_location &loc);
+
+/*!
+ * The loop's state, reference-counted so that futures and tasks that outlive the public
+ * EventLoop object (or its close()) can still report errors and refuse work cleanly.
+ */
+class LoopCore final : public RefCounted
+{
+public:
+    LoopCore(EventLoop *owner, std::shared_ptr<Clock> clock);
+    ~LoopCore() override;
+
+    // Scheduling, loop thread.
+    void scheduleSoon(Ref<HandleBase> handle);
+    void scheduleAt(TimePoint when, Ref<HandleBase> handle);
+    // Any thread.
+    void scheduleThreadsafe(Ref<HandleBase> handle);
+    void timerCancelled() noexcept { m_timers.noteCancelled(); }
+
+    // Running.
+    void runForever();
+    void stop();
+    bool isRunning() const noexcept { return m_runDepth > 0; }
+    bool isClosed() const noexcept { return m_closed.load(std::memory_order_acquire); }
+    void close();
+    void checkClosed(const char *operation) const;
+    void checkRunnable() const;
+    TimePoint now() const { return m_clock->now(); }
+    Clock &clock() const { return *m_clock; }
+
+    // Wake-ups from the dispatcher.
+    void onWakeEvent();
+    void onTimerEvent();
+
+    // Tasks.
+    void registerTask(TaskCore *task);
+    void unregisterTask(TaskCore *task);
+    std::vector<TaskInfo> allTasks() const;
+    std::uint64_t nextFutureId() noexcept { return ++m_lastFutureId; }
+
+    // Executor.
+    void submitToExecutor(std::function<std::function<void()>()> job);
+    void setExecutorMaxThreads(int count);
+    int executorMaxThreads() const;
+
+    // Errors.
+    void setExceptionHandler(ExceptionHandler handler) { m_exceptionHandler = std::move(handler); }
+    void callExceptionHandler(const ExceptionContext &context) noexcept;
+
+    EventLoop *owner() const noexcept { return m_owner; }
+    void detachOwner() noexcept { m_owner = nullptr; }
+    QThread *thread() const noexcept { return m_thread; }
+
+private:
+    // One iteration, in asyncio's order; each phase small.
+    void runOnce();
+    void drainInbox();
+    void expireTimers();
+    void runReadySnapshot();
+    void rearm();
+    void runHandle(HandleBase &handle) noexcept;
+
+    void requestWake();
+    void armQtTimer(TimePoint deadline);
+    void shutdownExecutor();
+
+    EventLoop *m_owner;
+    QThread *m_thread;
+    std::shared_ptr<Clock> m_clock;
+    std::unique_ptr<LoopDriver> m_driver;
+    QBasicTimer m_qtTimer;
+    TimePoint m_armedDeadline = TimePoint::max();
+
+    ReadyQueue m_ready;
+    TimerHeap m_timers;
+
+    // The thread-safe inbox (Python: _write_to_self + the ready deque under the GIL).
+    mutable std::mutex m_inboxMutex;
+    std::vector<Ref<HandleBase>> m_inbox;
+    std::atomic<bool> m_wakePending{false};
+    std::atomic<bool> m_closed{false};
+
+    QEventLoop *m_nested = nullptr;
+    int m_runDepth = 0;
+    bool m_inIteration = false;
+    bool m_stopping = false;
+
+    TaskCore *m_firstTask = nullptr;
+    TaskCore *m_lastTask = nullptr;
+    std::uint64_t m_lastFutureId = 0;
+
+    std::unique_ptr<QThreadPool> m_executor;
+    int m_executorMaxThreads;
+    int m_executorJobsInFlight = 0;
+
+    ExceptionHandler m_exceptionHandler;
+};
+
+} // namespace loopscope::detail

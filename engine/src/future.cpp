@@ -1,0 +1,179 @@
+#include "loopscope/future.h"
+
+#include "eventloop_p.h"
+
+#include <algorithm>
+
+namespace loopscope::detail {
+
+FutureBase::FutureBase(LoopCore *loop) : m_loop(loop), m_id(loop->nextFutureId())
+{
+    refLoopCore(m_loop);
+}
+
+FutureBase::~FutureBase()
+{
+    if (m_exceptionNotRetrieved) {
+        // Python logs "Future exception was never retrieved" from __del__; same here.
+        ExceptionContext ctx;
+        ctx.message = taskCore() ? QStringLiteral("Task exception was never retrieved")
+                                 : QStringLiteral("Future exception was never retrieved");
+        ctx.exception = m_exception;
+        ctx.future = QString::fromStdString("<Future #" + std::to_string(m_id) + ">");
+        m_loop->callExceptionHandler(ctx);
+    }
+    derefLoopCore(m_loop);
+}
+
+std::string FutureBase::describe() const
+{
+    std::string s = "<Future #" + std::to_string(m_id);
+    switch (m_status) {
+    case FutureStatus::Pending:
+        s += " pending";
+        break;
+    case FutureStatus::Finished:
+        s += m_exception ? " failed: " + describeException(m_exception) : " finished";
+        break;
+    case FutureStatus::Cancelled:
+        s += " cancelled";
+        break;
+    }
+    return s + ">";
+}
+
+void FutureBase::completeTask(bool) { }
+
+void FutureBase::ensurePending(const char *operation) const
+{
+    if (m_status != FutureStatus::Pending)
+        throw InvalidStateError(std::string(operation) + ": invalid state, " + describe()
+                                + " is already done");
+}
+
+bool FutureBase::cancel(std::string message)
+{
+    return cancelFuture(std::move(message));
+}
+
+bool FutureBase::cancelFuture(std::string message)
+{
+    if (m_status != FutureStatus::Pending)
+        return false;
+    m_status = FutureStatus::Cancelled;
+    m_cancelMessage = std::move(message);
+    scheduleCallbacks();
+    return true;
+}
+
+void FutureBase::markFinished()
+{
+    m_status = FutureStatus::Finished;
+    scheduleCallbacks();
+}
+
+void FutureBase::throwIfNotSuccessful()
+{
+    switch (m_status) {
+    case FutureStatus::Pending:
+        throw InvalidStateError("Result is not ready: " + describe() + " is still pending");
+    case FutureStatus::Cancelled:
+        throw CancelledError(m_cancelMessage);
+    case FutureStatus::Finished:
+        break;
+    }
+    m_exceptionNotRetrieved = false;
+    if (m_exception)
+        std::rethrow_exception(m_exception);
+}
+
+std::exception_ptr FutureBase::exception()
+{
+    switch (m_status) {
+    case FutureStatus::Pending:
+        throw InvalidStateError("Exception is not set: " + describe() + " is still pending");
+    case FutureStatus::Cancelled:
+        throw CancelledError(m_cancelMessage);
+    case FutureStatus::Finished:
+        break;
+    }
+    m_exceptionNotRetrieved = false;
+    return m_exception;
+}
+
+void FutureBase::setException(std::exception_ptr exception)
+{
+    ensurePending("setException");
+    if (!exception)
+        throw InvalidStateError("setException: the exception is null");
+    m_exception = std::move(exception);
+    m_exceptionNotRetrieved = true;
+    m_status = FutureStatus::Finished;
+    scheduleCallbacks();
+}
+
+CallbackId FutureBase::addDoneCallback(Callback fn, const void *identity, HandleKind kind,
+                                       std::source_location location)
+{
+    const CallbackId id = m_nextCallbackId++;
+    if (done()) {
+        // Python: add_done_callback on a done future schedules the call at once.
+        Ref<FutureBase> self(this);
+        auto run = [self, fn = std::move(fn)]() mutable { fn(*self); };
+        m_loop->scheduleSoon(
+                Ref<HandleBase>(new CallbackHandle<decltype(run)>(kind, location, std::move(run))));
+        return id;
+    }
+    m_callbacks.push_back(Entry{id, identity, std::move(fn), kind, location});
+    return id;
+}
+
+std::size_t FutureBase::removeDoneCallback(CallbackId id)
+{
+    const auto before = m_callbacks.size();
+    std::erase_if(m_callbacks, [id](const Entry &e) { return e.id == id; });
+    return before - m_callbacks.size();
+}
+
+std::size_t FutureBase::removeDoneCallbackByIdentity(const void *identity)
+{
+    if (!identity)
+        return 0;
+    const auto before = m_callbacks.size();
+    std::erase_if(m_callbacks, [identity](const Entry &e) { return e.identity == identity; });
+    return before - m_callbacks.size();
+}
+
+void FutureBase::scheduleCallbacks()
+{
+    std::vector<Entry> callbacks;
+    callbacks.swap(m_callbacks);
+    if (callbacks.empty())
+        return;
+    if (m_loop->isClosed()) {
+        // Nothing can run them any more; say so instead of dropping them silently.
+        ExceptionContext ctx;
+        ctx.message = QStringLiteral("%1 done-callback(s) dropped: the event loop is closed")
+                              .arg(callbacks.size());
+        ctx.future = QString::fromStdString(describe());
+        m_loop->callExceptionHandler(ctx);
+        return;
+    }
+    Ref<FutureBase> self(this);
+    for (Entry &e : callbacks) {
+        auto run = [self, fn = std::move(e.fn)]() mutable { fn(*self); };
+        m_loop->scheduleSoon(Ref<HandleBase>(
+                new CallbackHandle<decltype(run)>(e.kind, e.location, std::move(run))));
+    }
+}
+
+void FutureBase::abandon(std::string message) noexcept
+{
+    if (m_status != FutureStatus::Pending)
+        return;
+    m_status = FutureStatus::Cancelled;
+    m_cancelMessage = std::move(message);
+    m_callbacks.clear();
+}
+
+} // namespace loopscope::detail

@@ -1,0 +1,69 @@
+#include "loopscope/handle.h"
+
+#include "eventloop_p.h"
+
+namespace loopscope {
+
+const char *handleKindName(HandleKind kind)
+{
+    switch (kind) {
+    case HandleKind::CallSoon:
+        return "callSoon";
+    case HandleKind::CallLater:
+        return "callLater";
+    case HandleKind::Threadsafe:
+        return "callSoonThreadsafe";
+    case HandleKind::DoneCallback:
+        return "doneCallback";
+    case HandleKind::TaskStep:
+        return "taskStep";
+    }
+    return "unknown";
+}
+
+namespace detail {
+
+std::string describeLocation(const std::source_location &loc)
+{
+    std::string file = loc.file_name() ? loc.file_name() : "";
+    const auto slash = file.find_last_of('/');
+    if (slash != std::string::npos)
+        file = file.substr(slash + 1);
+    if (file.empty())
+        return "unknown location";
+    return file + ":" + std::to_string(loc.line());
+}
+
+std::string HandleBase::describe() const
+{
+    std::string s = "<Handle ";
+    s += handleKindName(m_kind);
+    if (m_cancelled)
+        s += " cancelled";
+    s += " created at ";
+    s += describeLocation(m_location);
+    s += ">";
+    return s;
+}
+
+void HandleBase::releaseAfterRun() noexcept
+{
+    if (m_cancelled)
+        releaseCallback();
+}
+
+void HandleBase::cancel() noexcept
+{
+    if (m_cancelled)
+        return;
+    m_cancelled = true;
+    if (m_heapOwner)
+        m_heapOwner->timerCancelled();
+    // A callback that cancels its own handle must not destroy the closure it runs in:
+    // the loop releases it after run() returns instead.
+    if (!m_running)
+        releaseCallback();
+}
+
+} // namespace detail
+} // namespace loopscope

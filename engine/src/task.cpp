@@ -1,0 +1,224 @@
+#include "loopscope/task.h"
+
+#include "eventloop_p.h"
+
+namespace loopscope::detail {
+
+namespace {
+thread_local TaskCore *t_currentTask = nullptr;
+
+//! Makes a task current for the duration of one step (Python: _enter_task/_leave_task).
+class CurrentTaskScope
+{
+public:
+    explicit CurrentTaskScope(TaskCore *task) : m_previous(std::exchange(t_currentTask, task)) { }
+    ~CurrentTaskScope() { t_currentTask = m_previous; }
+    CurrentTaskScope(const CurrentTaskScope &) = delete;
+    CurrentTaskScope &operator=(const CurrentTaskScope &) = delete;
+
+private:
+    TaskCore *m_previous;
+};
+} // namespace
+
+TaskCore::TaskCore(FutureBase *self, std::coroutine_handle<> root, QString name,
+                   std::source_location location)
+    : m_self(self), m_root(root), m_resume(root), m_name(std::move(name)), m_location(location)
+{
+    if (m_name.isEmpty())
+        m_name = QStringLiteral("Task-%1").arg(self->id());
+}
+
+TaskCore::~TaskCore()
+{
+    if (m_root)
+        m_root.destroy();
+}
+
+TaskCore *TaskCore::current() noexcept
+{
+    return t_currentTask;
+}
+
+std::string TaskCore::describe() const
+{
+    std::string s = "<Task #" + std::to_string(id()) + " '" + m_name.toStdString() + "'";
+    switch (m_self->status()) {
+    case FutureStatus::Pending:
+        s += m_waitingOn ? " waiting on future #" + std::to_string(m_waitingOn->id()) : " pending";
+        break;
+    case FutureStatus::Finished:
+        s += m_self->failed() ? " failed" : " finished";
+        break;
+    case FutureStatus::Cancelled:
+        s += " cancelled";
+        break;
+    }
+    return s + " created at " + describeLocation(m_location) + ">";
+}
+
+void TaskCore::start()
+{
+    m_self->loopCore()->registerTask(this);
+    scheduleStep();
+}
+
+void TaskCore::scheduleStep()
+{
+    Ref<FutureBase> self(m_self);
+    auto run = [self] { self->taskCore()->step(); };
+    m_self->loopCore()->scheduleSoon(Ref<HandleBase>(
+            new CallbackHandle<decltype(run)>(HandleKind::TaskStep, m_location, std::move(run))));
+}
+
+bool TaskCore::cancel(std::string message)
+{
+    if (m_self->done())
+        return false;
+    ++m_cancelRequests;
+    // Pass the cancellation on to what we wait for; our wake-up then finds it cancelled and
+    // the awaiter throws CancelledError at the suspension point.
+    if (m_waitingOn && m_waitingOn->cancel(message))
+        return true;
+    // Nothing to pass it to (ready to run, or waiting on something that cannot be
+    // cancelled): throw it in at the next resumption.
+    m_mustCancel = true;
+    m_cancelMessage = std::move(message);
+    return true;
+}
+
+int TaskCore::uncancel() noexcept
+{
+    if (m_cancelRequests > 0)
+        --m_cancelRequests;
+    if (m_cancelRequests == 0)
+        m_mustCancel = false;
+    return m_cancelRequests;
+}
+
+std::string TaskCore::takeCancelMessage()
+{
+    return std::exchange(m_cancelMessage, {});
+}
+
+bool TaskCore::consumeThrowCancel() noexcept
+{
+    return std::exchange(m_throwCancel, false);
+}
+
+void TaskCore::step()
+{
+    if (m_self->done())
+        return;
+    Ref<FutureBase> keepAlive(m_self);
+    m_waitingOn.reset();
+    const bool throwCancel = std::exchange(m_mustCancel, false);
+    if (throwCancel && !m_started) {
+        // Cancelled before its first step: Python throws CancelledError in before the first
+        // line runs, which leaves the coroutine at once. Same outcome, without resuming.
+        m_self->completeTask(true);
+        m_root.destroy();
+        m_root = m_resume = {};
+        m_self->loopCore()->unregisterTask(this);
+        return;
+    }
+    m_started = true;
+    m_throwCancel = throwCancel;
+    ++m_steps;
+    std::coroutine_handle<> h = std::exchange(m_resume, {});
+    {
+        CurrentTaskScope scope(this);
+        h.resume(); // never throws: Coro promises catch into unhandled_exception
+    }
+    m_throwCancel = false;
+    if (m_root.done()) {
+        finish();
+        return;
+    }
+    if (m_mustCancel && m_waitingOn) {
+        // cancel() was called during this step, before the task suspended (Python: the
+        // must_cancel check after a yielded future).
+        if (m_waitingOn->cancel(m_cancelMessage))
+            m_mustCancel = false;
+    }
+}
+
+void TaskCore::finish()
+{
+    const bool mustCancel = std::exchange(m_mustCancel, false);
+    m_self->completeTask(mustCancel);
+    m_root.destroy();
+    m_root = m_resume = {};
+    m_self->loopCore()->unregisterTask(this);
+}
+
+void TaskCore::suspendOn(FutureBase &future, std::coroutine_handle<> h)
+{
+    if (&future == m_self)
+        throw RuntimeError("Task cannot await on itself: " + describe());
+    if (future.loopCore() != m_self->loopCore())
+        throw RuntimeError(describe() + " got " + future.describe()
+                           + " attached to a different event loop");
+    m_waitingOn = Ref<FutureBase>(&future);
+    m_resume = h;
+    Ref<FutureBase> self(m_self);
+    future.addDoneCallback(
+            [self](FutureBase &) {
+                TaskCore *task = self->taskCore();
+                // Python's __wakeup: the awaited future is done, run the next step now
+                // (this callback itself went through the ready queue).
+                task->step();
+            },
+            nullptr, HandleKind::TaskStep, m_location);
+}
+
+void TaskCore::yieldStep(std::coroutine_handle<> h)
+{
+    m_resume = h;
+    scheduleStep();
+}
+
+void TaskCore::abandon() noexcept
+{
+    Ref<FutureBase> keepAlive(m_self);
+    m_waitingOn.reset();
+    if (m_root) {
+        m_root.destroy();
+        m_root = m_resume = {};
+    }
+    m_self->abandon("the event loop was closed while the task was pending");
+    m_self->loopCore()->unregisterTask(this);
+}
+
+void suspendOnFuture(FutureBase &future, std::coroutine_handle<> h)
+{
+    if (TaskCore *task = TaskCore::current()) {
+        task->suspendOn(future, h);
+        return;
+    }
+    // Awaited outside of any task (e.g. from a coroutine resumed by Qt code): resume through
+    // the ready queue once the future is done.
+    future.addDoneCallback([h](FutureBase &) { h.resume(); }, nullptr, HandleKind::DoneCallback,
+                           std::source_location::current());
+}
+
+void checkCancelledOnResume()
+{
+    TaskCore *task = TaskCore::current();
+    if (task && task->consumeThrowCancel())
+        throw CancelledError(task->takeCancelMessage());
+}
+
+void YieldAwaiter::await_suspend(std::coroutine_handle<> h)
+{
+    if (TaskCore *task = TaskCore::current()) {
+        task->yieldStep(h);
+        return;
+    }
+    EventLoop *loop = EventLoop::current();
+    if (!loop)
+        throw RuntimeError("sleep(0) outside of a task needs a current event loop");
+    loop->callSoon([h] { h.resume(); });
+}
+
+} // namespace loopscope::detail
