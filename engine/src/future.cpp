@@ -2,6 +2,8 @@
 
 #include "eventloop_p.h"
 
+#include <QtDebug>
+
 #include <algorithm>
 
 namespace loopscope::detail {
@@ -13,16 +15,30 @@ FutureBase::FutureBase(LoopCore *loop) : m_loop(loop), m_id(loop->nextFutureId()
 
 FutureBase::~FutureBase()
 {
-    if (m_exceptionNotRetrieved) {
-        // Python logs "Future exception was never retrieved" from __del__; same here.
-        ExceptionContext ctx;
-        ctx.message = taskCore() ? QStringLiteral("Task exception was never retrieved")
-                                 : QStringLiteral("Future exception was never retrieved");
-        ctx.exception = m_exception;
-        ctx.future = QString::fromStdString("<Future #" + std::to_string(m_id) + ">");
-        m_loop->callExceptionHandler(ctx);
-    }
+    reportIfNeverRetrieved(describe(), false);
     derefLoopCore(m_loop);
+}
+
+void FutureBase::reportIfNeverRetrieved(const std::string &description, bool isTask) noexcept
+{
+    if (!m_exceptionNotRetrieved)
+        return;
+    m_exceptionNotRetrieved = false;
+    // Python logs "Future exception was never retrieved" from __del__; same here.
+    try {
+        ExceptionContext ctx;
+        ctx.exception = m_exception;
+        if (isTask) {
+            ctx.message = QStringLiteral("Task exception was never retrieved");
+            ctx.task = QString::fromStdString(description);
+        } else {
+            ctx.message = QStringLiteral("Future exception was never retrieved");
+            ctx.future = QString::fromStdString(description);
+        }
+        m_loop->callExceptionHandler(ctx);
+    } catch (...) {
+        qWarning("loopscope: could not report a never-retrieved exception");
+    }
 }
 
 std::string FutureBase::describe() const

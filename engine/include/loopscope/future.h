@@ -83,6 +83,9 @@ public:
     void abandon(std::string message) noexcept;
 
 protected:
+    //! Reports a failed future's exception that nobody retrieved (once). Called from the
+    //! destructors, where \a description still knows the most derived type.
+    void reportIfNeverRetrieved(const std::string &description, bool isTask) noexcept;
     //! Throws InvalidStateError unless pending.
     void ensurePending(const char *operation) const;
     //! PENDING -> FINISHED (value stored by the subclass) and schedule the callbacks.

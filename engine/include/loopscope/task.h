@@ -90,6 +90,8 @@ public:
     {
     }
 
+    ~TaskState() override { this->reportIfNeverRetrieved(m_core.describe(), true); }
+
     bool cancel(std::string message) override { return m_core.cancel(std::move(message)); }
     TaskCore *taskCore() noexcept override { return &m_core; }
     std::string describe() const override { return m_core.describe(); }
