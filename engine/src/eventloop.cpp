@@ -541,7 +541,7 @@ std::uint64_t EventLoop::currentTaskId() const
     return t && t->self()->loopCore() == d ? t->id() : 0;
 }
 
-void EventLoop::submitToExecutor(std::function<std::function<void()>()> job, std::source_location)
+void EventLoop::submitToExecutor(detail::Ref<detail::ExecutorJob> job)
 {
     d->submitToExecutor(std::move(job));
 }

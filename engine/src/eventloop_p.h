@@ -79,7 +79,8 @@ public:
     std::uint64_t nextFutureId() noexcept { return ++m_lastFutureId; }
 
     // Executor.
-    void submitToExecutor(std::function<std::function<void()>()> job);
+    void submitToExecutor(Ref<ExecutorJob> job);
+    void executorJobFinished() noexcept;
     void setExecutorMaxThreads(int count);
     int executorMaxThreads() const;
 

@@ -4,7 +4,21 @@
 
 namespace loopscope::detail {
 
-void LoopCore::submitToExecutor(std::function<std::function<void()>()> job)
+namespace {
+//! The loop-thread half of an executor job, sent back through callSoonThreadsafe.
+struct ExecutorCompletion
+{
+    Ref<LoopCore> core;
+    Ref<ExecutorJob> job;
+    void operator()()
+    {
+        core->executorJobFinished();
+        job->complete();
+    }
+};
+} // namespace
+
+void LoopCore::submitToExecutor(Ref<ExecutorJob> job)
 {
     checkClosed("runInExecutor");
     if (!m_executor) {
@@ -14,25 +28,24 @@ void LoopCore::submitToExecutor(std::function<std::function<void()>()> job)
     }
     ++m_executorJobsInFlight;
     Ref<LoopCore> self(this);
-    m_executor->start([self, job = std::move(job)]() mutable {
-        // job() never throws: runInExecutor() catches fn's exception into the completion.
-        std::function<void()> completion = job();
-        // The job (and the future it holds) is destroyed on the loop thread, not here, so
-        // a last reference never dies on a worker.
+    m_executor->start([self, job]() mutable {
+        job->run();
         LoopCore *core = self.get();
-        auto onLoop = [self = std::move(self), job = std::move(job),
-                       completion = std::move(completion)]() mutable {
-            --self->m_executorJobsInFlight;
-            completion();
-        };
+        const std::source_location where = job->location();
         try {
-            core->scheduleThreadsafe(Ref<HandleBase>(new CallbackHandle<decltype(onLoop)>(
-                    HandleKind::Threadsafe, std::source_location::current(), std::move(onLoop))));
+            core->scheduleThreadsafe(Ref<HandleBase>(new CallbackHandle<ExecutorCompletion>(
+                    HandleKind::Threadsafe, where,
+                    ExecutorCompletion{std::move(self), std::move(job)})));
         } catch (const RuntimeError &) {
-            // The loop closed while the job ran: close() waits for the pool, so this only
-            // happens for jobs it could not wait for. The result has nowhere to go.
+            // The loop closed while the job ran: close() waits for the pool, so only a job
+            // it could not wait for ends here, and its result has nowhere to go.
         }
     });
+}
+
+void LoopCore::executorJobFinished() noexcept
+{
+    --m_executorJobsInFlight;
 }
 
 void LoopCore::shutdownExecutor()

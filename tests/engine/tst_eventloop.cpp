@@ -79,6 +79,8 @@ private Q_SLOTS:
     void burstUsesOneWakeEventNotOnePerCallback();
     void timersUseOneQtTimerNotOnePerCallback();
     void qtEventsInterleaveWithIterations();
+    void moveOnlyCallables();
+    void executorJobCancelledBeforeItStartsNeverRuns();
 };
 
 void tst_EventLoop::callSoonRunsInFifoOrder()
@@ -536,6 +538,42 @@ void tst_EventLoop::qtEventsInterleaveWithIterations()
     QVERIFY(qtRan);
     QVERIFY(hops >= 1);
     QVERIFY(hops < 1000);
+}
+
+void tst_EventLoop::moveOnlyCallables()
+{
+    EventLoop loop(std::make_shared<VirtualClock>());
+    int seen = 0;
+    loop.callSoon([p = std::make_unique<int>(5), &seen] { seen += *p; });
+    loop.callLater(1s, [p = std::make_unique<int>(6), &seen] { seen += *p; });
+    auto f = loop.runInExecutor([p = std::make_unique<int>(7)] { return *p * 2; });
+    QCOMPARE(loop.runUntilComplete(f), 14);
+    loop.callLater(2s, [&] { loop.stop(); });
+    loop.runForever();
+    QCOMPARE(seen, 11);
+}
+
+void tst_EventLoop::executorJobCancelledBeforeItStartsNeverRuns()
+{
+    // One worker, blocked by a first job: the second job is still queued when its future
+    // is cancelled, so it must never run (asyncio cancels the concurrent future the same way).
+    EventLoop loop;
+    loop.setExecutorMaxThreads(1);
+    std::atomic<bool> release{false};
+    std::atomic<bool> secondRan{false};
+    auto first = loop.runInExecutor([&] {
+        while (!release.load())
+            std::this_thread::yield();
+        return 1;
+    });
+    auto second = loop.runInExecutor([&] { secondRan = true; });
+    QVERIFY(second.cancel());
+    // Let the done-callback raise the job's cancelled flag, then unblock the worker.
+    loop.callSoon([&] { loop.callSoon([&] { release = true; }); });
+    QCOMPARE(loop.runUntilComplete(first), 1);
+    loop.close(); // waits for the pool: the second job has been dequeued by now
+    QVERIFY(!secondRan.load());
+    QVERIFY(second.cancelled());
 }
 
 QTEST_GUILESS_MAIN(tst_EventLoop)

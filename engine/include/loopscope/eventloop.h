@@ -9,14 +9,95 @@
 
 #include <QString>
 
+#include <atomic>
 #include <exception>
 #include <functional>
 #include <memory>
 #include <source_location>
 #include <type_traits>
+#include <variant>
 #include <vector>
 
 namespace loopscope {
+
+namespace detail {
+
+/*!
+ * One runInExecutor() call: run() on a worker thread, then complete() back on the loop's
+ * thread. The job (and the callable with whatever it captured) is destroyed on the loop's
+ * thread too, so no last reference ever dies on a worker.
+ */
+class ExecutorJob : public RefCounted
+{
+public:
+    explicit ExecutorJob(std::source_location location)
+        : m_cancelled(std::make_shared<std::atomic<bool>>(false)), m_location(location)
+    {
+    }
+    //! Worker thread. Skips the callable when the future was cancelled before it started.
+    virtual void run() noexcept = 0;
+    //! Loop thread: moves the outcome into the future unless it was cancelled meanwhile.
+    virtual void complete() = 0;
+    /*!
+     * The flag a done-callback on the future raises when it is cancelled, so that a job
+     * not yet started never runs. A separate object: the callback must not hold the job,
+     * which holds the future (a cycle that would leak if the loop closed first).
+     */
+    const std::shared_ptr<std::atomic<bool>> &cancelledFlag() const noexcept { return m_cancelled; }
+    const std::source_location &location() const noexcept { return m_location; }
+
+protected:
+    bool isCancelled() const noexcept { return m_cancelled->load(std::memory_order_relaxed); }
+
+private:
+    std::shared_ptr<std::atomic<bool>> m_cancelled;
+    std::source_location m_location;
+};
+
+template<typename F, typename R>
+class ExecutorJobFor final : public ExecutorJob
+{
+public:
+    ExecutorJobFor(F fn, Future<R> future, std::source_location location)
+        : ExecutorJob(location), m_fn(std::move(fn)), m_future(std::move(future))
+    {
+    }
+    void run() noexcept override
+    {
+        if (isCancelled())
+            return;
+        try {
+            if constexpr (std::is_void_v<R>) {
+                m_fn();
+                m_outcome.template emplace<1>();
+            } else {
+                m_outcome.template emplace<1>(m_fn());
+            }
+        } catch (...) {
+            m_outcome.template emplace<2>(std::current_exception());
+        }
+    }
+    void complete() override
+    {
+        if (m_future.done())
+            return; // cancelled while running: the late result is discarded
+        if (m_outcome.index() == 2)
+            m_future.setException(std::get<2>(m_outcome));
+        else if (m_outcome.index() == 1) {
+            if constexpr (std::is_void_v<R>)
+                m_future.setResult();
+            else
+                m_future.setResult(std::move(std::get<1>(m_outcome)));
+        }
+    }
+
+private:
+    F m_fn;
+    Future<R> m_future;
+    std::variant<std::monostate, ValueStorage<R>, std::exception_ptr> m_outcome;
+};
+
+} // namespace detail
 
 //! What the exception handler is told (Python: the context dict of call_exception_handler).
 struct ExceptionContext
@@ -200,7 +281,8 @@ public:
     /*!
      * Runs \a fn on the loop's thread pool and returns a future completed back on this
      * loop's thread with fn's result, or with the exception it threw (Python:
-     * loop.run_in_executor(None, fn)). Cancelling the future discards the late result.
+     * loop.run_in_executor(None, fn)). \a fn may be move-only. Cancelling the future keeps a
+     * job that has not started from running, and discards the late result of one that has.
      */
     template<typename F>
     auto runInExecutor(F fn, std::source_location location = std::source_location::current())
@@ -208,29 +290,15 @@ public:
     {
         using R = std::invoke_result_t<F &>;
         Future<R> future(*this);
-        submitToExecutor(
-                [fn = std::move(fn), future]() mutable -> std::function<void()> {
-                    try {
-                        if constexpr (std::is_void_v<R>) {
-                            fn();
-                            return [future]() mutable {
-                                if (!future.done())
-                                    future.setResult();
-                            };
-                        } else {
-                            return [future, r = fn()]() mutable {
-                                if (!future.done())
-                                    future.setResult(std::move(r));
-                            };
-                        }
-                    } catch (...) {
-                        return [future, e = std::current_exception()]() mutable {
-                            if (!future.done())
-                                future.setException(e);
-                        };
-                    }
+        detail::Ref<detail::ExecutorJob> job(
+                new detail::ExecutorJobFor<F, R>(std::move(fn), future, location));
+        submitToExecutor(job);
+        future.base()->addDoneCallback(
+                [flag = job->cancelledFlag()](detail::FutureBase &f) {
+                    if (f.cancelled())
+                        flag->store(true, std::memory_order_relaxed);
                 },
-                location);
+                nullptr, HandleKind::DoneCallback, location);
         return future;
     }
 
@@ -265,8 +333,7 @@ private:
     void prepareRunUntilComplete(detail::FutureBase &future);
     void checkTaskCreation(bool validCoro);
     //! \a job runs on a worker thread and returns the completion to run on the loop.
-    void submitToExecutor(std::function<std::function<void()>()> job,
-                          std::source_location location);
+    void submitToExecutor(detail::Ref<detail::ExecutorJob> job);
 
     detail::LoopCore *d; //!< one counted reference; futures hold others
 };
