@@ -48,8 +48,10 @@ std::string HandleBase::describe() const
 
 void HandleBase::releaseAfterRun() noexcept
 {
-    if (m_cancelled)
-        releaseCallback();
+    // A handle runs at most once: drop what the callable captured now rather than when the
+    // last Handle copy goes away (a callback that holds its own handle would otherwise
+    // keep itself alive forever).
+    releaseCallback();
 }
 
 void HandleBase::cancel() noexcept

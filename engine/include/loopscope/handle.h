@@ -45,7 +45,7 @@ public:
     virtual std::string describe() const;
 
     void cancel() noexcept;
-    //! Called by the loop after run(): frees the callable if run() cancelled its own handle.
+    //! Called by the loop after run(): frees the callable and what it captured.
     void releaseAfterRun() noexcept;
     bool cancelled() const noexcept { return m_cancelled; }
     HandleKind kind() const noexcept { return m_kind; }
