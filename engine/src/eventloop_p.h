@@ -38,7 +38,7 @@ private:
     LoopCore *m_core;
 };
 
-std::string describeLocation(const std::source_location &loc);
+std::string describeLocation(const SourceLocation &loc);
 
 /*!
  * The loop's state, reference-counted so that futures and tasks that outlive the public

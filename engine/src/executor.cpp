@@ -31,7 +31,7 @@ void LoopCore::submitToExecutor(Ref<ExecutorJob> job)
     m_executor->start([self, job]() mutable {
         job->run();
         LoopCore *core = self.get();
-        const std::source_location where = job->location();
+        const SourceLocation where = job->location();
         try {
             core->scheduleThreadsafe(Ref<HandleBase>(new CallbackHandle<ExecutorCompletion>(
                     HandleKind::Threadsafe, where,

@@ -129,7 +129,7 @@ void FutureBase::setException(std::exception_ptr exception)
 }
 
 CallbackId FutureBase::addDoneCallback(Callback fn, const void *identity, HandleKind kind,
-                                       std::source_location location)
+                                       SourceLocation location)
 {
     const CallbackId id = m_nextCallbackId++;
     if (done()) {

@@ -23,9 +23,9 @@ const char *handleKindName(HandleKind kind)
 
 namespace detail {
 
-std::string describeLocation(const std::source_location &loc)
+std::string describeLocation(const SourceLocation &loc)
 {
-    std::string file = loc.file_name() ? loc.file_name() : "";
+    std::string file = loc.fileName() ? loc.fileName() : "";
     const auto slash = file.find_last_of('/');
     if (slash != std::string::npos)
         file = file.substr(slash + 1);

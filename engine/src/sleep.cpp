@@ -2,7 +2,7 @@
 
 namespace loopscope {
 
-Coro<void> sleep(Duration delay, std::source_location location)
+Coro<void> sleep(Duration delay, SourceLocation location)
 {
     if (delay <= Duration::zero()) {
         co_await detail::YieldAwaiter{};

@@ -22,7 +22,7 @@ private:
 } // namespace
 
 TaskCore::TaskCore(FutureBase *self, std::coroutine_handle<> root, QString name,
-                   std::source_location location)
+                   SourceLocation location)
     : m_self(self), m_root(root), m_resume(root), m_name(std::move(name)), m_location(location)
 {
     if (m_name.isEmpty())
@@ -199,7 +199,7 @@ void suspendOnFuture(FutureBase &future, std::coroutine_handle<> h)
     // Awaited outside of any task (e.g. from a coroutine resumed by Qt code): resume through
     // the ready queue once the future is done.
     future.addDoneCallback([h](FutureBase &) { h.resume(); }, nullptr, HandleKind::DoneCallback,
-                           std::source_location::current());
+                           SourceLocation::current());
 }
 
 void checkCancelledOnResume()

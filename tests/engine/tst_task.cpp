@@ -97,7 +97,7 @@ void tst_Task::resultAndNameAndCreationSite()
     const int line = __LINE__ + 1;
     auto task = f.loop.createTask(answerAfter(2s, 42), QStringLiteral("answer"));
     QCOMPARE(task.name(), QStringLiteral("answer"));
-    QVERIFY(QByteArray(task.location().file_name()).endsWith("tst_task.cpp"));
+    QVERIFY(QByteArray(task.location().fileName()).endsWith("tst_task.cpp"));
     QCOMPARE(int(task.location().line()), line);
     auto unnamed = f.loop.createTask(answerAfter(1s, 1));
     QCOMPARE(unnamed.name(), QStringLiteral("Task-%1").arg(unnamed.id()));

@@ -13,7 +13,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
-#include <source_location>
+#include "loopscope/sourcelocation.h"
 #include <type_traits>
 #include <variant>
 #include <vector>
@@ -30,7 +30,7 @@ namespace detail {
 class ExecutorJob : public RefCounted
 {
 public:
-    explicit ExecutorJob(std::source_location location)
+    explicit ExecutorJob(SourceLocation location)
         : m_cancelled(std::make_shared<std::atomic<bool>>(false)), m_location(location)
     {
     }
@@ -44,21 +44,21 @@ public:
      * which holds the future (a cycle that would leak if the loop closed first).
      */
     const std::shared_ptr<std::atomic<bool>> &cancelledFlag() const noexcept { return m_cancelled; }
-    const std::source_location &location() const noexcept { return m_location; }
+    const SourceLocation &location() const noexcept { return m_location; }
 
 protected:
     bool isCancelled() const noexcept { return m_cancelled->load(std::memory_order_relaxed); }
 
 private:
     std::shared_ptr<std::atomic<bool>> m_cancelled;
-    std::source_location m_location;
+    SourceLocation m_location;
 };
 
 template<typename F, typename R>
 class ExecutorJobFor final : public ExecutorJob
 {
 public:
-    ExecutorJobFor(F fn, Future<R> future, std::source_location location)
+    ExecutorJobFor(F fn, Future<R> future, SourceLocation location)
         : ExecutorJob(location), m_fn(std::move(fn)), m_future(std::move(future))
     {
     }
@@ -119,7 +119,7 @@ struct TaskInfo
 {
     std::uint64_t id = 0;
     QString name;
-    std::source_location location;
+    SourceLocation location;
     std::uint64_t steps = 0;
     std::uint64_t waitingOnFuture = 0; //!< id of the awaited future, 0 when not waiting
 };
@@ -158,7 +158,7 @@ public:
 
     //! Schedules \a fn for the next iteration; FIFO with other callSoon calls.
     template<typename F>
-    Handle callSoon(F &&fn, std::source_location location = std::source_location::current())
+    Handle callSoon(F &&fn, SourceLocation location = SourceLocation::current())
     {
         return scheduleSoon(makeHandle(HandleKind::CallSoon, location, std::forward<F>(fn)));
     }
@@ -166,7 +166,7 @@ public:
     //! Schedules \a fn to run \a delay from now; a negative delay means now.
     template<typename F>
     TimerHandle callLater(Duration delay, F &&fn,
-                          std::source_location location = std::source_location::current())
+                          SourceLocation location = SourceLocation::current())
     {
         if (delay < Duration::zero())
             delay = Duration::zero();
@@ -177,7 +177,7 @@ public:
     //! equal deadlines run in the order they were scheduled.
     template<typename F>
     TimerHandle callAt(TimePoint when, F &&fn,
-                       std::source_location location = std::source_location::current())
+                       SourceLocation location = SourceLocation::current())
     {
         return scheduleAt(when, makeHandle(HandleKind::CallLater, location, std::forward<F>(fn)));
     }
@@ -185,7 +185,7 @@ public:
     //! Schedules \a fn from any thread and wakes the loop. Throws RuntimeError when closed.
     template<typename F>
     Handle callSoonThreadsafe(F &&fn,
-                              std::source_location location = std::source_location::current())
+                              SourceLocation location = SourceLocation::current())
     {
         return scheduleThreadsafe(
                 makeHandle(HandleKind::Threadsafe, location, std::forward<F>(fn)));
@@ -212,7 +212,7 @@ public:
         prepareRunUntilComplete(*future.base());
         const CallbackId id = future.base()->addDoneCallback(
                 [this](detail::FutureBase &) { stop(); }, nullptr, HandleKind::DoneCallback,
-                std::source_location::current());
+                SourceLocation::current());
         try {
             runForever();
         } catch (...) {
@@ -227,7 +227,7 @@ public:
     //! Wraps \a coro in a task and runs until it is done.
     template<typename T>
     T runUntilComplete(Coro<T> coro,
-                       std::source_location location = std::source_location::current())
+                       SourceLocation location = SourceLocation::current())
     {
         return runUntilComplete(Future<T>(createTask(std::move(coro), {}, location)));
     }
@@ -262,7 +262,7 @@ public:
      */
     template<typename T>
     Task<T> createTask(Coro<T> coro, QString name = {},
-                       std::source_location location = std::source_location::current())
+                       SourceLocation location = SourceLocation::current())
     {
         checkTaskCreation(coro.isValid());
         detail::Ref<detail::TaskState<T>> state(
@@ -285,7 +285,7 @@ public:
      * job that has not started from running, and discards the late result of one that has.
      */
     template<typename F>
-    auto runInExecutor(F fn, std::source_location location = std::source_location::current())
+    auto runInExecutor(F fn, SourceLocation location = SourceLocation::current())
             -> Future<std::invoke_result_t<F &>>
     {
         using R = std::invoke_result_t<F &>;
@@ -319,7 +319,7 @@ public:
 private:
     template<typename F>
     static detail::Ref<detail::HandleBase> makeHandle(HandleKind kind,
-                                                     std::source_location location, F &&fn)
+                                                     SourceLocation location, F &&fn)
     {
         using Fn = std::decay_t<F>;
         static_assert(std::is_invocable_v<Fn &>, "callbacks take no arguments: use a lambda");

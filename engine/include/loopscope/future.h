@@ -9,7 +9,7 @@
 #include <exception>
 #include <functional>
 #include <optional>
-#include <source_location>
+#include "loopscope/sourcelocation.h"
 #include <string>
 #include <type_traits>
 #include <variant>
@@ -65,7 +65,7 @@ public:
     void setException(std::exception_ptr exception);
 
     CallbackId addDoneCallback(Callback fn, const void *identity, HandleKind kind,
-                               std::source_location location);
+                               SourceLocation location);
     std::size_t removeDoneCallback(CallbackId id);
     std::size_t removeDoneCallbackByIdentity(const void *identity);
 
@@ -102,7 +102,7 @@ private:
         const void *identity;
         Callback fn;
         HandleKind kind;
-        std::source_location location;
+        SourceLocation location;
     };
 
     LoopCore *m_loop; //!< a counted reference: futures keep their loop's core alive
@@ -221,7 +221,7 @@ public:
      * nothing. Returns an id for removeDoneCallback().
      */
     template<typename F>
-    CallbackId addDoneCallback(F fn, std::source_location location = std::source_location::current())
+    CallbackId addDoneCallback(F fn, SourceLocation location = SourceLocation::current())
     {
         const void *identity = nullptr;
         if constexpr (std::is_pointer_v<F> && std::is_function_v<std::remove_pointer_t<F>>)

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 #include <optional>
-#include <source_location>
+#include "loopscope/sourcelocation.h"
 #include <string>
 
 namespace loopscope {
@@ -34,7 +34,7 @@ namespace detail {
 class HandleBase : public RefCounted
 {
 public:
-    HandleBase(HandleKind kind, std::source_location location) noexcept
+    HandleBase(HandleKind kind, SourceLocation location) noexcept
         : m_location(location), m_kind(kind)
     {
     }
@@ -49,7 +49,7 @@ public:
     void releaseAfterRun() noexcept;
     bool cancelled() const noexcept { return m_cancelled; }
     HandleKind kind() const noexcept { return m_kind; }
-    const std::source_location &location() const noexcept { return m_location; }
+    const SourceLocation &location() const noexcept { return m_location; }
 
     // Timer bookkeeping, owned by the loop core.
     TimePoint m_when{};
@@ -62,7 +62,7 @@ protected:
     virtual void releaseCallback() noexcept { }
 
 private:
-    std::source_location m_location;
+    SourceLocation m_location;
     HandleKind m_kind;
     bool m_cancelled = false;
 };
@@ -71,7 +71,7 @@ template<typename F>
 class CallbackHandle final : public HandleBase
 {
 public:
-    CallbackHandle(HandleKind kind, std::source_location location, F &&fn)
+    CallbackHandle(HandleKind kind, SourceLocation location, F &&fn)
         : HandleBase(kind, location), m_fn(std::move(fn))
     {
     }

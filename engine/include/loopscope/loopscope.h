@@ -9,4 +9,5 @@
 #include "loopscope/future.h"
 #include "loopscope/handle.h"
 #include "loopscope/sleep.h"
+#include "loopscope/sourcelocation.h"
 #include "loopscope/task.h"

@@ -4,7 +4,7 @@
 #include "loopscope/coro.h"
 #include "loopscope/eventloop.h"
 
-#include <source_location>
+#include "loopscope/sourcelocation.h"
 
 namespace loopscope {
 
@@ -13,12 +13,12 @@ namespace loopscope {
  * A delay of zero or less yields for exactly one loop iteration, letting every other ready
  * callback run first. Cancelling the task while it sleeps cancels the timer.
  */
-Coro<void> sleep(Duration delay, std::source_location location = std::source_location::current());
+Coro<void> sleep(Duration delay, SourceLocation location = SourceLocation::current());
 
 //! Like sleep(delay), then returns \a result (Python: asyncio.sleep(delay, result)).
 template<typename T>
 Coro<T> sleep(Duration delay, T result,
-              std::source_location location = std::source_location::current())
+              SourceLocation location = SourceLocation::current())
 {
     co_await sleep(delay, location);
     co_return result;

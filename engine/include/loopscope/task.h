@@ -6,7 +6,7 @@
 #include <QString>
 
 #include <coroutine>
-#include <source_location>
+#include "loopscope/sourcelocation.h"
 
 namespace loopscope {
 
@@ -20,7 +20,7 @@ class TaskCore
 {
 public:
     TaskCore(FutureBase *self, std::coroutine_handle<> root, QString name,
-             std::source_location location);
+             SourceLocation location);
     ~TaskCore();
     TaskCore(const TaskCore &) = delete;
     TaskCore &operator=(const TaskCore &) = delete;
@@ -39,7 +39,7 @@ public:
     std::uint64_t id() const noexcept { return m_self->id(); }
     const QString &name() const noexcept { return m_name; }
     void setName(QString name) { m_name = std::move(name); }
-    const std::source_location &location() const noexcept { return m_location; }
+    const SourceLocation &location() const noexcept { return m_location; }
     //! What the task is suspended on, or null (ready, running or done).
     FutureBase *waitingOn() const noexcept { return m_waitingOn.get(); }
     std::uint64_t stepCount() const noexcept { return m_steps; }
@@ -68,7 +68,7 @@ private:
     Ref<FutureBase> m_waitingOn;
     QString m_name;
     std::string m_cancelMessage;
-    std::source_location m_location;
+    SourceLocation m_location;
     std::uint64_t m_steps = 0;
     int m_cancelRequests = 0;
     bool m_mustCancel = false;
@@ -85,7 +85,7 @@ public:
     using Promise = CoroPromise<T>;
 
     TaskState(LoopCore *loop, std::coroutine_handle<Promise> root, QString name,
-              std::source_location location)
+              SourceLocation location)
         : FutureState<T>(loop), m_root(root), m_core(this, root, std::move(name), location)
     {
     }
@@ -155,10 +155,10 @@ public:
     void setName(QString name) { core()->setName(std::move(name)); }
     std::uint64_t taskId() const { return core()->id(); }
     //! Where createTask() was called.
-    std::source_location location() const { return core()->location(); }
+    SourceLocation location() const { return core()->location(); }
 
     template<typename F>
-    CallbackId addDoneCallback(F fn, std::source_location location = std::source_location::current())
+    CallbackId addDoneCallback(F fn, SourceLocation location = SourceLocation::current())
     {
         if constexpr (std::is_invocable_v<F &, Task<T>> && !std::is_invocable_v<F &, Future<T>>) {
             return Future<T>::addDoneCallback(
