@@ -105,12 +105,12 @@ void LoopCore::scheduleAt(TimePoint when, Ref<HandleBase> handle)
 
 void LoopCore::scheduleThreadsafe(Ref<HandleBase> handle)
 {
-    {
-        std::lock_guard lock(m_inboxMutex);
-        if (isClosed())
-            throw RuntimeError("callSoonThreadsafe: the event loop is closed");
-        m_inbox.push_back(std::move(handle));
-    }
+    // The wake-up is posted under the inbox lock: close() marks the loop closed under the
+    // same lock before it deletes the driver, so we never post to a deleted object.
+    std::lock_guard lock(m_inboxMutex);
+    if (isClosed())
+        throw RuntimeError("callSoonThreadsafe: the event loop is closed");
+    m_inbox.push_back(std::move(handle));
     requestWake();
 }
 
