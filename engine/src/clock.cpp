@@ -24,7 +24,8 @@ SteadyClock::SteadyClock() : m_origin(std::chrono::steady_clock::now()) { }
 
 TimePoint SteadyClock::now() const
 {
-    return TimePoint(std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - m_origin));
+    return TimePoint(
+            std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - m_origin));
 }
 
 Duration SteadyClock::realTimeUntil(TimePoint deadline) const
@@ -52,6 +53,13 @@ bool VirtualClock::autoAdvanceTo(TimePoint deadline)
     if (deadline > m_now)
         m_now = deadline;
     return true;
+}
+
+void VirtualClock::setAutoAdvance(bool enabled)
+{
+    m_autoAdvance = enabled;
+    if (enabled)
+        notifyAdvanced();
 }
 
 void VirtualClock::advance(Duration delta)

@@ -119,7 +119,8 @@ void LoopCore::requestWake()
     // Coalesced: at most one wake event in Qt's queue. onWakeEvent() clears the flag before
     // it drains the inbox, so a push after the drain always posts a fresh event.
     if (!m_wakePending.exchange(true, std::memory_order_acq_rel))
-        QCoreApplication::postEvent(m_driver.get(), new QEvent(kWakeEvent), Qt::NormalEventPriority);
+        QCoreApplication::postEvent(m_driver.get(), new QEvent(kWakeEvent),
+                                    Qt::NormalEventPriority);
 }
 
 // --- one iteration --------------------------------------------------------------------
@@ -232,9 +233,11 @@ void LoopCore::rearm()
     const TimePoint deadline = m_timers.earliestDeadline();
     if (m_clock->isVirtual()) {
         // Time moves at the start of the next iteration (not here), so a loop that just
-        // stopped leaves the clock where the last callback saw it. While an executor job
-        // runs, its completion wakes us; posting now would spin.
-        if (m_executorJobsInFlight == 0 || deadline <= m_clock->now())
+        // stopped leaves the clock where the last callback saw it. Post only when that
+        // iteration can make progress: otherwise an executor completion or a manual
+        // advance() wakes us (posting anyway would spin a core at 100%).
+        if (deadline <= m_clock->now()
+            || (m_clock->canAutoAdvance() && m_executorJobsInFlight == 0))
             requestWake();
         return;
     }
@@ -527,7 +530,7 @@ void EventLoop::checkTaskCreation(bool validCoro)
 {
     d->checkClosed("createTask");
     if (!validCoro)
-        throw RuntimeError("createTask: the coroutine is empty (moved from or already awaited)");
+        throw RuntimeError("createTask: the coroutine is empty (moved from) or already awaited");
 }
 
 std::vector<TaskInfo> EventLoop::allTasks() const

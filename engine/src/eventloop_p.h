@@ -118,8 +118,8 @@ private:
     // The thread-safe inbox (Python: _write_to_self + the ready deque under the GIL).
     mutable std::mutex m_inboxMutex;
     std::vector<Ref<HandleBase>> m_inbox;
-    std::atomic<bool> m_wakePending{false};
-    std::atomic<bool> m_closed{false};
+    std::atomic<bool> m_wakePending{ false };
+    std::atomic<bool> m_closed{ false };
 
     QEventLoop *m_nested = nullptr;
     int m_runDepth = 0;

@@ -35,7 +35,7 @@ void LoopCore::submitToExecutor(Ref<ExecutorJob> job)
         try {
             core->scheduleThreadsafe(Ref<HandleBase>(new CallbackHandle<ExecutorCompletion>(
                     HandleKind::Threadsafe, where,
-                    ExecutorCompletion{std::move(self), std::move(job)})));
+                    ExecutorCompletion{ std::move(self), std::move(job) })));
         } catch (const RuntimeError &) {
             // The loop closed while the job ran: close() waits for the pool, so only a job
             // it could not wait for ends here, and its result has nowhere to go.

@@ -140,7 +140,7 @@ CallbackId FutureBase::addDoneCallback(Callback fn, const void *identity, Handle
                 Ref<HandleBase>(new CallbackHandle<decltype(run)>(kind, location, std::move(run))));
         return id;
     }
-    m_callbacks.push_back(Entry{id, identity, std::move(fn), kind, location});
+    m_callbacks.push_back(Entry{ id, identity, std::move(fn), kind, location });
     return id;
 }
 

@@ -9,7 +9,7 @@ void TimerHeap::push(Ref<HandleBase> handle, LoopCore *owner)
     HandleBase *h = handle.release();
     h->m_sequence = m_nextSequence++;
     h->m_heapOwner = owner;
-    m_entries.push_back(Entry{h->m_when, h->m_sequence, h});
+    m_entries.push_back(Entry{ h->m_when, h->m_sequence, h });
     std::push_heap(m_entries.begin(), m_entries.end(), Later{});
 }
 

@@ -109,12 +109,12 @@ void tst_EventLoop::callbacksScheduledDuringAnIterationRunNextIteration()
     });
     loop.callSoon([&] { order.push_back('C'); });
     loop.runForever();
-    QCOMPARE(order, (std::vector<char>{'A', 'C'}));
+    QCOMPARE(order, (std::vector<char>{ 'A', 'C' }));
 
     // The next run picks B up first.
     loop.callSoon([&] { loop.stop(); });
     loop.runForever();
-    QCOMPARE(order, (std::vector<char>{'A', 'C', 'B'}));
+    QCOMPARE(order, (std::vector<char>{ 'A', 'C', 'B' }));
 }
 
 void tst_EventLoop::stopFromCallbackLetsTheIterationFinish()
@@ -207,7 +207,7 @@ void tst_EventLoop::timersRunInDeadlineOrderWithFifoTies()
     loop.callAt(loop.time() + 1s, [&] { order.push_back(13); });
     loop.callLater(4s, [&] { loop.stop(); });
     loop.runForever();
-    QCOMPARE(order, (std::vector<int>{10, 11, 12, 13, 2, 3}));
+    QCOMPARE(order, (std::vector<int>{ 10, 11, 12, 13, 2, 3 }));
     QCOMPARE(loop.time(), TimePoint(4s));
 }
 
@@ -229,7 +229,7 @@ void tst_EventLoop::timerOnRealClockNeverFiresEarly()
     // fire before its deadline.
     EventLoop loop;
     std::vector<std::pair<TimePoint, TimePoint>> seen; // (when, ran at)
-    for (int ms : {1, 3, 7, 12, 20}) {
+    for (int ms : { 1, 3, 7, 12, 20 }) {
         auto h = std::make_shared<loopscope::TimerHandle>();
         *h = loop.callLater(std::chrono::milliseconds(ms),
                             [&seen, &loop, h] { seen.emplace_back(h->when(), loop.time()); });
@@ -277,11 +277,11 @@ void tst_EventLoop::defaultHandlerLogsWithHandleDescription()
 void tst_EventLoop::throwingExceptionHandlerIsContained()
 {
     EventLoop loop(std::make_shared<VirtualClock>());
-    loop.setExceptionHandler([](const loopscope::ExceptionContext &) {
-        throw std::logic_error("handler broke");
-    });
-    QTest::ignoreMessage(QtWarningMsg,
-                         QRegularExpression(QStringLiteral("unhandled error in exception handler")));
+    loop.setExceptionHandler(
+            [](const loopscope::ExceptionContext &) { throw std::logic_error("handler broke"); });
+    QTest::ignoreMessage(
+            QtWarningMsg,
+            QRegularExpression(QStringLiteral("unhandled error in exception handler")));
     bool after = false;
     loop.callSoon([] { throw std::runtime_error("first"); });
     loop.callSoon([&] {
@@ -358,7 +358,8 @@ void tst_EventLoop::runUntilCompleteWhileRunningThrows()
     });
     loop.runForever();
     QCOMPARE(error,
-             QStringLiteral("This event loop is already running | This event loop is already running"));
+             QStringLiteral(
+                     "This event loop is already running | This event loop is already running"));
 }
 
 void tst_EventLoop::runUntilCompleteOnFutureOfOtherLoopThrows()
@@ -414,10 +415,10 @@ void tst_EventLoop::callSoonThreadsafeFromFourThreadsLosesNothing()
     constexpr int kPerThread = 100000;
     EventLoop loop;
     std::vector<int> lastSeen(kThreads, -1);
-    std::atomic<int> outOfOrder{0};
+    std::atomic<int> outOfOrder{ 0 };
     int received = 0;
     Qt::HANDLE loopThread = QThread::currentThreadId();
-    std::atomic<int> wrongThread{0};
+    std::atomic<int> wrongThread{ 0 };
 
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t) {
@@ -464,7 +465,7 @@ void tst_EventLoop::attachedModeRunsInsideQCoreApplicationExec()
     watchdog.start(10000);
     const int rc = QCoreApplication::exec();
     QCOMPARE(rc, 0);
-    QCOMPARE(order, (std::vector<int>{1, 2, 3}));
+    QCOMPARE(order, (std::vector<int>{ 1, 2, 3 }));
     QVERIFY(!wasRunning); // attached mode is not runForever()
 }
 
@@ -559,8 +560,8 @@ void tst_EventLoop::executorJobCancelledBeforeItStartsNeverRuns()
     // is cancelled, so it must never run (asyncio cancels the concurrent future the same way).
     EventLoop loop;
     loop.setExecutorMaxThreads(1);
-    std::atomic<bool> release{false};
-    std::atomic<bool> secondRan{false};
+    std::atomic<bool> release{ false };
+    std::atomic<bool> secondRan{ false };
     auto first = loop.runInExecutor([&] {
         while (!release.load())
             std::this_thread::yield();

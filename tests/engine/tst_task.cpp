@@ -22,7 +22,7 @@ namespace {
 struct Fixture
 {
     std::shared_ptr<VirtualClock> clock = std::make_shared<VirtualClock>();
-    EventLoop loop{clock};
+    EventLoop loop{ clock };
 };
 
 Coro<int> answerAfter(loopscope::Duration d, int value)
@@ -74,6 +74,7 @@ private Q_SLOTS:
     void closeWithPendingTaskDestroysFrameWithoutResuming();
     void runUntilCompleteAcceptsACoroutine();
     void doneCallbackOnTaskGetsTheTask();
+    void createTaskRejectsEmptyOrFinishedCoro();
 };
 
 void tst_Task::firstStepIsScheduledNotInline()
@@ -165,9 +166,10 @@ void tst_Task::sleepZeroYieldsOneIteration()
     auto a = f.loop.createTask(worker(QStringLiteral("a")));
     auto b = f.loop.createTask(worker(QStringLiteral("b")));
     f.loop.runUntilComplete(b);
-    QCOMPARE(log, (std::vector<QString>{QStringLiteral("a0"), QStringLiteral("b0"),
-                                        QStringLiteral("a1"), QStringLiteral("b1"),
-                                        QStringLiteral("a2"), QStringLiteral("b2")}));
+    QCOMPARE(log,
+             (std::vector<QString>{ QStringLiteral("a0"), QStringLiteral("b0"),
+                                    QStringLiteral("a1"), QStringLiteral("b1"),
+                                    QStringLiteral("a2"), QStringLiteral("b2") }));
     QVERIFY(a.done());
     QCOMPARE(f.loop.time(), TimePoint(0s));
 }
@@ -175,7 +177,9 @@ void tst_Task::sleepZeroYieldsOneIteration()
 void tst_Task::sleepWithResult()
 {
     Fixture f;
-    auto coro = []() -> Coro<QString> { co_return co_await loopscope::sleep(1500ms, QStringLiteral("late")); };
+    auto coro = []() -> Coro<QString> {
+        co_return co_await loopscope::sleep(1500ms, QStringLiteral("late"));
+    };
     QCOMPARE(f.loop.runUntilComplete(coro()), QStringLiteral("late"));
     QCOMPARE(f.loop.time(), TimePoint(1500ms));
 }
@@ -185,7 +189,7 @@ void tst_Task::cancelThrowsAtTheAwaitPoint()
     Fixture f;
     bool guardDestroyed = false, caught = false, afterSleep = false;
     auto sleeper = [&]() -> Coro<int> {
-        Guard g{&guardDestroyed};
+        Guard g{ &guardDestroyed };
         try {
             co_await loopscope::sleep(10s);
             afterSleep = true;
@@ -341,7 +345,7 @@ void tst_Task::cancellingAndUncancelCounters()
     });
     f.loop.runUntilComplete(*self);
     QCOMPARE(seenCancelling, 2);
-    QCOMPARE(afterUncancel, (std::vector<int>{1, 0}));
+    QCOMPARE(afterUncancel, (std::vector<int>{ 1, 0 }));
     QVERIFY(!self->cancelled());
     QCOMPARE(self->cancelling(), 0);
 }
@@ -466,9 +470,10 @@ void tst_Task::closeWithPendingTaskDestroysFrameWithoutResuming()
     std::unique_ptr<Task<void>> keep;
     {
         Fixture f;
-        f.loop.setExceptionHandler([&](const loopscope::ExceptionContext &c) { reports.push_back(c); });
+        f.loop.setExceptionHandler(
+                [&](const loopscope::ExceptionContext &c) { reports.push_back(c); });
         auto body = [&]() -> Coro<void> {
-            Guard g{&guardDestroyed};
+            Guard g{ &guardDestroyed };
             co_await loopscope::sleep(1h);
             resumed = true;
         };
@@ -506,6 +511,21 @@ void tst_Task::doneCallbackOnTaskGetsTheTask()
     // callback, so both are scheduled in the same iteration and ours runs first.
     f.loop.runUntilComplete(task);
     QCOMPARE(seen, QStringLiteral("cb4"));
+}
+
+void tst_Task::createTaskRejectsEmptyOrFinishedCoro()
+{
+    // Regression: a Coro that was already awaited used to be accepted and then resumed
+    // after completion (a crash in TaskCore::step).
+    Fixture f;
+    Coro<int> once = answerAfter(0s, 1);
+    auto awaitIt = [&]() -> Coro<int> { co_return co_await once; };
+    QCOMPARE(f.loop.runUntilComplete(awaitIt()), 1);
+    QVERIFY(once.isDone());
+    QVERIFY_THROWS_EXCEPTION(loopscope::RuntimeError, (void)f.loop.createTask(std::move(once)));
+
+    Coro<int> empty;
+    QVERIFY_THROWS_EXCEPTION(loopscope::RuntimeError, (void)f.loop.createTask(std::move(empty)));
 }
 
 QTEST_GUILESS_MAIN(tst_Task)

@@ -60,6 +60,8 @@ public:
     //! Virtual clocks only: jump to \a deadline (never backwards) because the loop is idle.
     //! Returns false when this clock does not auto-advance.
     virtual bool autoAdvanceTo(TimePoint deadline);
+    //! True when autoAdvanceTo() would move time (a virtual clock in auto mode).
+    virtual bool canAutoAdvance() const { return false; }
 
     //! Called by the loop that uses this clock: \a listener runs (in the loop's thread)
     //! whenever the clock's time is moved by hand, so the loop can wake up and fire timers.
@@ -105,8 +107,10 @@ public:
     //! Moves time to \a when if it is later than now, and wakes the loop.
     void advanceTo(TimePoint when);
 
+    bool canAutoAdvance() const override { return m_autoAdvance; }
     bool autoAdvance() const { return m_autoAdvance; }
-    void setAutoAdvance(bool enabled) { m_autoAdvance = enabled; }
+    //! Switching auto-advance on wakes the loop, which may then jump to its next timer.
+    void setAutoAdvance(bool enabled);
 
 private:
     TimePoint m_now{};

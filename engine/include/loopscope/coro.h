@@ -9,12 +9,12 @@
 
 namespace loopscope {
 
-template<typename T>
+template <typename T>
 class Coro;
 
 namespace detail {
 
-template<typename T>
+template <typename T>
 class CoroPromiseBase
 {
 public:
@@ -23,7 +23,7 @@ public:
     struct FinalAwaiter
     {
         bool await_ready() const noexcept { return false; }
-        template<typename Promise>
+        template <typename Promise>
         std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> h) const noexcept
         {
             // Symmetric transfer back to the coroutine that awaited us inline: no stack
@@ -51,12 +51,12 @@ public:
     }
 };
 
-template<typename T>
+template <typename T>
 class CoroPromise : public CoroPromiseBase<T>
 {
 public:
     Coro<T> get_return_object() noexcept;
-    template<typename U>
+    template <typename U>
     void return_value(U &&value)
     {
         this->m_result.template emplace<1>(std::forward<U>(value));
@@ -64,7 +64,7 @@ public:
     T takeValue() { return std::move(std::get<1>(this->m_result)); }
 };
 
-template<>
+template <>
 class CoroPromise<void> : public CoroPromiseBase<void>
 {
 public:
@@ -84,7 +84,7 @@ public:
  *
  * A Coro owns its frame and destroys it when it goes out of scope; it can be awaited once.
  */
-template<typename T = void>
+template <typename T = void>
 class [[nodiscard]] Coro
 {
 public:
@@ -108,6 +108,8 @@ public:
     ~Coro() { destroy(); }
 
     bool isValid() const noexcept { return bool(m_handle); }
+    //! True once the coroutine has run to completion (it was awaited).
+    bool isDone() const noexcept { return m_handle && m_handle.done(); }
     //! Gives up ownership of the frame (used by tasks).
     Handle release() noexcept { return std::exchange(m_handle, {}); }
 
@@ -130,8 +132,8 @@ public:
             return p.takeValue();
         }
     };
-    Awaiter operator co_await() && noexcept { return Awaiter{m_handle}; }
-    Awaiter operator co_await() & noexcept { return Awaiter{m_handle}; }
+    Awaiter operator co_await() &&noexcept { return Awaiter{ m_handle }; }
+    Awaiter operator co_await() &noexcept { return Awaiter{ m_handle }; }
 
 private:
     void destroy() noexcept
@@ -143,7 +145,7 @@ private:
 };
 
 namespace detail {
-template<typename T>
+template <typename T>
 Coro<T> CoroPromise<T>::get_return_object() noexcept
 {
     return Coro<T>(std::coroutine_handle<CoroPromise<T>>::from_promise(*this));

@@ -54,7 +54,7 @@ private:
     SourceLocation m_location;
 };
 
-template<typename F, typename R>
+template <typename F, typename R>
 class ExecutorJobFor final : public ExecutorJob
 {
 public:
@@ -157,14 +157,14 @@ public:
     // --- scheduling -------------------------------------------------------------------
 
     //! Schedules \a fn for the next iteration; FIFO with other callSoon calls.
-    template<typename F>
+    template <typename F>
     Handle callSoon(F &&fn, SourceLocation location = SourceLocation::current())
     {
         return scheduleSoon(makeHandle(HandleKind::CallSoon, location, std::forward<F>(fn)));
     }
 
     //! Schedules \a fn to run \a delay from now; a negative delay means now.
-    template<typename F>
+    template <typename F>
     TimerHandle callLater(Duration delay, F &&fn,
                           SourceLocation location = SourceLocation::current())
     {
@@ -175,17 +175,15 @@ public:
 
     //! Schedules \a fn to run at \a when on the loop's clock; never earlier. Callbacks with
     //! equal deadlines run in the order they were scheduled.
-    template<typename F>
-    TimerHandle callAt(TimePoint when, F &&fn,
-                       SourceLocation location = SourceLocation::current())
+    template <typename F>
+    TimerHandle callAt(TimePoint when, F &&fn, SourceLocation location = SourceLocation::current())
     {
         return scheduleAt(when, makeHandle(HandleKind::CallLater, location, std::forward<F>(fn)));
     }
 
     //! Schedules \a fn from any thread and wakes the loop. Throws RuntimeError when closed.
-    template<typename F>
-    Handle callSoonThreadsafe(F &&fn,
-                              SourceLocation location = SourceLocation::current())
+    template <typename F>
+    Handle callSoonThreadsafe(F &&fn, SourceLocation location = SourceLocation::current())
     {
         return scheduleThreadsafe(
                 makeHandle(HandleKind::Threadsafe, location, std::forward<F>(fn)));
@@ -206,13 +204,13 @@ public:
      * Throws RuntimeError when the loop is closed or already running, when the future
      * belongs to another loop, or when stop() ends the loop before the future is done.
      */
-    template<typename T>
+    template <typename T>
     T runUntilComplete(Future<T> future)
     {
         prepareRunUntilComplete(*future.base());
-        const CallbackId id = future.base()->addDoneCallback(
-                [this](detail::FutureBase &) { stop(); }, nullptr, HandleKind::DoneCallback,
-                SourceLocation::current());
+        const CallbackId id =
+                future.base()->addDoneCallback([this](detail::FutureBase &) { stop(); }, nullptr,
+                                               HandleKind::DoneCallback, SourceLocation::current());
         try {
             runForever();
         } catch (...) {
@@ -225,9 +223,8 @@ public:
         return future.result();
     }
     //! Wraps \a coro in a task and runs until it is done.
-    template<typename T>
-    T runUntilComplete(Coro<T> coro,
-                       SourceLocation location = SourceLocation::current())
+    template <typename T>
+    T runUntilComplete(Coro<T> coro, SourceLocation location = SourceLocation::current())
     {
         return runUntilComplete(Future<T>(createTask(std::move(coro), {}, location)));
     }
@@ -250,7 +247,7 @@ public:
 
     // --- futures and tasks ------------------------------------------------------------
 
-    template<typename T = void>
+    template <typename T = void>
     Future<T> createFuture()
     {
         return Future<T>(*this);
@@ -260,11 +257,11 @@ public:
      * Wraps \a coro in a task whose first step is scheduled with callSoon (Python:
      * loop.create_task). \a name defaults to "Task-<id>"; the creation site is recorded.
      */
-    template<typename T>
+    template <typename T>
     Task<T> createTask(Coro<T> coro, QString name = {},
                        SourceLocation location = SourceLocation::current())
     {
-        checkTaskCreation(coro.isValid());
+        checkTaskCreation(coro.isValid() && !coro.isDone());
         detail::Ref<detail::TaskState<T>> state(
                 new detail::TaskState<T>(core(), coro.release(), std::move(name), location));
         state->taskCore()->start();
@@ -284,7 +281,7 @@ public:
      * loop.run_in_executor(None, fn)). \a fn may be move-only. Cancelling the future keeps a
      * job that has not started from running, and discards the late result of one that has.
      */
-    template<typename F>
+    template <typename F>
     auto runInExecutor(F fn, SourceLocation location = SourceLocation::current())
             -> Future<std::invoke_result_t<F &>>
     {
@@ -317,9 +314,9 @@ public:
     detail::LoopCore *core() const noexcept { return d; }
 
 private:
-    template<typename F>
-    static detail::Ref<detail::HandleBase> makeHandle(HandleKind kind,
-                                                     SourceLocation location, F &&fn)
+    template <typename F>
+    static detail::Ref<detail::HandleBase> makeHandle(HandleKind kind, SourceLocation location,
+                                                      F &&fn)
     {
         using Fn = std::decay_t<F>;
         static_assert(std::is_invocable_v<Fn &>, "callbacks take no arguments: use a lambda");

@@ -115,10 +115,10 @@ private:
     bool m_exceptionNotRetrieved = false;
 };
 
-template<typename T>
+template <typename T>
 using ValueStorage = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 
-template<typename T>
+template <typename T>
 class FutureState : public FutureBase
 {
 public:
@@ -157,7 +157,7 @@ void checkCancelledOnResume();
  * when added after the future is done. `co_await future` inside a Coro suspends until done,
  * then returns the result or throws its exception.
  */
-template<typename T>
+template <typename T>
 class [[nodiscard]] Future
 {
 public:
@@ -194,23 +194,15 @@ public:
     std::exception_ptr exception() const { return d->exception(); }
 
     //! Throws InvalidStateError when already done.
-    template<typename U = T>
-        requires(!std::is_void_v<U>)
-    void setResult(U value)
-    {
-        d->setResult(std::move(value));
-    }
-    template<typename U = T>
-        requires std::is_void_v<U>
-    void setResult()
-    {
-        d->setResult(std::monostate{});
-    }
+    template <typename U = T>
+    requires(!std::is_void_v<U>) void setResult(U value) { d->setResult(std::move(value)); }
+    template <typename U = T>
+    requires std::is_void_v<U>
+    void setResult() { d->setResult(std::monostate{}); }
     //! Throws InvalidStateError when already done.
     void setException(std::exception_ptr exception) { d->setException(std::move(exception)); }
-    template<typename E>
-        requires(!std::is_same_v<std::decay_t<E>, std::exception_ptr>)
-    void setException(E &&exception)
+    template <typename E>
+    requires(!std::is_same_v<std::decay_t<E>, std::exception_ptr>) void setException(E &&exception)
     {
         d->setException(std::make_exception_ptr(std::forward<E>(exception)));
     }
@@ -220,7 +212,7 @@ public:
      * loop's callSoon, also when the future is already done. \a fn takes the future or
      * nothing. Returns an id for removeDoneCallback().
      */
-    template<typename F>
+    template <typename F>
     CallbackId addDoneCallback(F fn, SourceLocation location = SourceLocation::current())
     {
         const void *identity = nullptr;
@@ -266,7 +258,7 @@ public:
                 return state->value();
         }
     };
-    Awaiter operator co_await() const noexcept { return Awaiter{d}; }
+    Awaiter operator co_await() const noexcept { return Awaiter{ d }; }
 
 protected:
     detail::Ref<State> d;

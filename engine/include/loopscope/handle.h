@@ -67,7 +67,7 @@ private:
     bool m_cancelled = false;
 };
 
-template<typename F>
+template <typename F>
 class CallbackHandle final : public HandleBase
 {
 public:

@@ -31,11 +31,11 @@ protected:
     virtual ~RefCounted() = default;
 
 private:
-    mutable std::atomic<std::uint32_t> m_refs{0};
+    mutable std::atomic<std::uint32_t> m_refs{ 0 };
 };
 
 //! Owning intrusive pointer to a RefCounted object.
-template<typename T>
+template <typename T>
 class Ref
 {
 public:
@@ -48,7 +48,7 @@ public:
     }
     Ref(const Ref &o) noexcept : Ref(o.m_p) { }
     Ref(Ref &&o) noexcept : m_p(std::exchange(o.m_p, nullptr)) { }
-    template<typename U>
+    template <typename U>
     Ref(const Ref<U> &o) noexcept : Ref(static_cast<T *>(o.get()))
     {
     }
@@ -86,7 +86,7 @@ private:
     T *m_p = nullptr;
 };
 
-template<typename T, typename... Args>
+template <typename T, typename... Args>
 Ref<T> makeRef(Args &&...args)
 {
     return Ref<T>(new T(std::forward<Args>(args)...));

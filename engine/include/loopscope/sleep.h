@@ -16,9 +16,8 @@ namespace loopscope {
 Coro<void> sleep(Duration delay, SourceLocation location = SourceLocation::current());
 
 //! Like sleep(delay), then returns \a result (Python: asyncio.sleep(delay, result)).
-template<typename T>
-Coro<T> sleep(Duration delay, T result,
-              SourceLocation location = SourceLocation::current())
+template <typename T>
+Coro<T> sleep(Duration delay, T result, SourceLocation location = SourceLocation::current())
 {
     co_await sleep(delay, location);
     co_return result;

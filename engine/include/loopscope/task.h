@@ -19,8 +19,7 @@ namespace detail {
 class TaskCore
 {
 public:
-    TaskCore(FutureBase *self, std::coroutine_handle<> root, QString name,
-             SourceLocation location);
+    TaskCore(FutureBase *self, std::coroutine_handle<> root, QString name, SourceLocation location);
     ~TaskCore();
     TaskCore(const TaskCore &) = delete;
     TaskCore &operator=(const TaskCore &) = delete;
@@ -78,7 +77,7 @@ private:
     friend class TaskFinisher;
 };
 
-template<typename T>
+template <typename T>
 class TaskState final : public FutureState<T>
 {
 public:
@@ -128,7 +127,7 @@ private:
  * EventLoop::createTask(); its first step runs on a later loop iteration. The loop keeps a
  * pending task alive even when every Task handle is dropped.
  */
-template<typename T = void>
+template <typename T = void>
 class Task : public Future<T>
 {
 public:
@@ -157,7 +156,7 @@ public:
     //! Where createTask() was called.
     SourceLocation location() const { return core()->location(); }
 
-    template<typename F>
+    template <typename F>
     CallbackId addDoneCallback(F fn, SourceLocation location = SourceLocation::current())
     {
         if constexpr (std::is_invocable_v<F &, Task<T>> && !std::is_invocable_v<F &, Future<T>>) {
