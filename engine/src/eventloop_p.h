@@ -77,6 +77,7 @@ public:
     void unregisterTask(TaskCore *task);
     std::vector<TaskInfo> allTasks() const;
     std::uint64_t nextFutureId() noexcept { return ++m_lastFutureId; }
+    std::uint64_t nextTaskId() noexcept { return ++m_lastTaskId; }
 
     // Executor.
     void submitToExecutor(Ref<ExecutorJob> job);
@@ -129,6 +130,7 @@ private:
     TaskCore *m_firstTask = nullptr;
     TaskCore *m_lastTask = nullptr;
     std::uint64_t m_lastFutureId = 0;
+    std::uint64_t m_lastTaskId = 0;
 
     std::unique_ptr<QThreadPool> m_executor;
     int m_executorMaxThreads;

@@ -23,10 +23,15 @@ private:
 
 TaskCore::TaskCore(FutureBase *self, std::coroutine_handle<> root, QString name,
                    SourceLocation location)
-    : m_self(self), m_root(root), m_resume(root), m_name(std::move(name)), m_location(location)
+    : m_self(self),
+      m_id(self->loopCore()->nextTaskId()),
+      m_root(root),
+      m_resume(root),
+      m_name(std::move(name)),
+      m_location(location)
 {
     if (m_name.isEmpty())
-        m_name = QStringLiteral("Task-%1").arg(self->id());
+        m_name = QStringLiteral("Task-%1").arg(m_id);
 }
 
 TaskCore::~TaskCore()

@@ -101,7 +101,8 @@ void tst_Task::resultAndNameAndCreationSite()
     QVERIFY(QByteArray(task.location().fileName()).endsWith("tst_task.cpp"));
     QCOMPARE(int(task.location().line()), line);
     auto unnamed = f.loop.createTask(answerAfter(1s, 1));
-    QCOMPARE(unnamed.name(), QStringLiteral("Task-%1").arg(unnamed.id()));
+    QCOMPARE(unnamed.name(), QStringLiteral("Task-%1").arg(unnamed.taskId()));
+    QCOMPARE(unnamed.taskId(), task.taskId() + 1);
     unnamed.setName(QStringLiteral("renamed"));
     QCOMPARE(unnamed.name(), QStringLiteral("renamed"));
     QCOMPARE(f.loop.runUntilComplete(task), 42);

@@ -35,7 +35,8 @@ public:
     static TaskCore *current() noexcept;
 
     FutureBase *self() const noexcept { return m_self; }
-    std::uint64_t id() const noexcept { return m_self->id(); }
+    //! The task's own number (Task-1, Task-2... as asyncio), distinct from its future id.
+    std::uint64_t id() const noexcept { return m_id; }
     const QString &name() const noexcept { return m_name; }
     void setName(QString name) { m_name = std::move(name); }
     const SourceLocation &location() const noexcept { return m_location; }
@@ -62,6 +63,7 @@ private:
     void finish();
 
     FutureBase *m_self;
+    std::uint64_t m_id;
     std::coroutine_handle<> m_root;
     std::coroutine_handle<> m_resume; //!< innermost suspended coroutine to resume next
     Ref<FutureBase> m_waitingOn;
