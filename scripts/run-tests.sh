@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Quick start 2: install what is missing, build Loopscope with warnings as errors and run every
+# test with CTest. Exits non-zero if the build or any test fails.
+#
+#   scripts/run-tests.sh               Release build in build/
+#   scripts/run-tests.sh --sanitize    AddressSanitizer + UBSan build (RelWithDebInfo) in build-asan/
+#   scripts/run-tests.sh --clang       Release build with clang 14 instead of g++ in build-clang/
+#
+# LOOPSCOPE_BUILD_DIR overrides the build directory; extra arguments after `--` go to ctest.
+set -euo pipefail
+# shellcheck source=scripts/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+sanitize=0
+clang=0
+ctest_args=()
+while (($#)); do
+    case "$1" in
+    --sanitize) sanitize=1 ;;
+    --clang) clang=1 ;;
+    -h | --help)
+        sed -n '2,/^set /{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"
+        exit 0
+        ;;
+    --)
+        shift
+        ctest_args=("$@")
+        break
+        ;;
+    *)
+        echo "run-tests: unknown argument '$1' (try --help)" >&2
+        exit 2
+        ;;
+    esac
+    shift
+done
+
+"$LOOPSCOPE_ROOT/scripts/setup-deps.sh"
+
+if ((clang && sanitize)); then
+    echo "run-tests: --clang and --sanitize are separate runs" >&2
+    exit 2
+fi
+
+if ((clang)); then
+    build_dir="${LOOPSCOPE_BUILD_DIR:-$LOOPSCOPE_ROOT/build-clang}"
+    CC=clang CXX=clang++ configure_and_build "$build_dir" -DCMAKE_BUILD_TYPE=Release \
+        -DLOOPSCOPE_WERROR=ON
+elif ((sanitize)); then
+    build_dir="${LOOPSCOPE_BUILD_DIR:-$LOOPSCOPE_ROOT/build-asan}"
+    configure_and_build "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOOPSCOPE_WERROR=ON \
+        -DLOOPSCOPE_SANITIZE=address,undefined
+    # Every report is fatal and comes with a symbolized stack; leaks fail the test too.
+    export ASAN_OPTIONS="abort_on_error=1:halt_on_error=1:detect_leaks=1:strict_init_order=1:check_initialization_order=1:symbolize=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+    export UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1:symbolize=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+else
+    build_dir="${LOOPSCOPE_BUILD_DIR:-$LOOPSCOPE_ROOT/build}"
+    configure_and_build "$build_dir" -DCMAKE_BUILD_TYPE=Release -DLOOPSCOPE_WERROR=ON
+fi
+
+echo "==> ctest --test-dir $build_dir --output-on-failure -j${LOOPSCOPE_JOBS:-2} ${ctest_args[*]}"
+ctest --test-dir "$build_dir" --output-on-failure -j"${LOOPSCOPE_JOBS:-2}" "${ctest_args[@]}"
