@@ -377,18 +377,11 @@ void LoopCore::unregisterTask(TaskCore *task)
     task->self()->deref();
 }
 
-std::vector<TaskInfo> LoopCore::allTasks() const
+std::vector<TaskRef> LoopCore::allTasks() const
 {
-    std::vector<TaskInfo> out;
-    for (TaskCore *t = m_firstTask; t; t = t->m_nextPending) {
-        TaskInfo info;
-        info.id = t->id();
-        info.name = t->name();
-        info.location = t->location();
-        info.steps = t->stepCount();
-        info.waitingOnFuture = t->waitingOn() ? t->waitingOn()->id() : 0;
-        out.push_back(std::move(info));
-    }
+    std::vector<TaskRef> out;
+    for (TaskCore *t = m_firstTask; t; t = t->m_nextPending)
+        out.emplace_back(Ref<FutureBase>(t->self()));
     return out;
 }
 
@@ -533,15 +526,17 @@ void EventLoop::checkTaskCreation(bool validCoro)
         throw RuntimeError("createTask: the coroutine is empty (moved from) or already awaited");
 }
 
-std::vector<TaskInfo> EventLoop::allTasks() const
+std::vector<TaskRef> EventLoop::allTasks() const
 {
     return d->allTasks();
 }
 
-std::uint64_t EventLoop::currentTaskId() const
+TaskRef EventLoop::currentTask() const
 {
     detail::TaskCore *t = detail::TaskCore::current();
-    return t && t->self()->loopCore() == d ? t->id() : 0;
+    if (!t || t->self()->loopCore() != d)
+        return {};
+    return TaskRef(detail::Ref<detail::FutureBase>(t->self()));
 }
 
 void EventLoop::submitToExecutor(detail::Ref<detail::ExecutorJob> job)

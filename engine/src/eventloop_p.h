@@ -75,7 +75,7 @@ public:
     // Tasks.
     void registerTask(TaskCore *task);
     void unregisterTask(TaskCore *task);
-    std::vector<TaskInfo> allTasks() const;
+    std::vector<TaskRef> allTasks() const;
     std::uint64_t nextFutureId() noexcept { return ++m_lastFutureId; }
     std::uint64_t nextTaskId() noexcept { return ++m_lastTaskId; }
 

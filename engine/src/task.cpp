@@ -195,6 +195,20 @@ void TaskCore::abandon() noexcept
     m_self->loopCore()->unregisterTask(this);
 }
 
+} // namespace loopscope::detail
+
+namespace loopscope {
+
+TaskRef currentTask()
+{
+    detail::TaskCore *t = detail::TaskCore::current();
+    return t ? TaskRef(detail::Ref<detail::FutureBase>(t->self())) : TaskRef();
+}
+
+} // namespace loopscope
+
+namespace loopscope::detail {
+
 void suspendOnFuture(FutureBase &future, std::coroutine_handle<> h)
 {
     if (TaskCore *task = TaskCore::current()) {

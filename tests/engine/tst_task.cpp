@@ -423,20 +423,25 @@ void tst_Task::allTasksAndCurrentTask()
 {
     Fixture f;
     std::uint64_t seenCurrent = 0;
+    bool seenFree = false;
     std::unique_ptr<Task<void>> self;
     auto body = [&]() -> Coro<void> {
-        seenCurrent = f.loop.currentTaskId();
+        seenCurrent = f.loop.currentTask().id();
+        seenFree = loopscope::currentTask() == f.loop.currentTask();
         co_await loopscope::sleep(1s);
     };
     self = std::make_unique<Task<void>>(f.loop.createTask(body(), QStringLiteral("watched")));
     auto other = f.loop.createTask(answerAfter(2s, 0));
     auto tasks = f.loop.allTasks();
     QCOMPARE(tasks.size(), 2u);
-    QCOMPARE(tasks[0].name, QStringLiteral("watched"));
-    QCOMPARE(tasks[1].id, other.taskId());
-    QCOMPARE(f.loop.currentTaskId(), 0u);
+    QCOMPARE(tasks[0].name(), QStringLiteral("watched"));
+    QCOMPARE(tasks[1].id(), other.taskId());
+    QVERIFY(tasks[1] == loopscope::TaskRef(other));
+    QVERIFY(!f.loop.currentTask().isValid());
+    QVERIFY(!loopscope::currentTask());
     f.loop.runUntilComplete(*self);
     QCOMPARE(seenCurrent, self->taskId());
+    QVERIFY(seenFree);
     QCOMPARE(f.loop.allTasks().size(), 1u);
     f.loop.runUntilComplete(other);
 }

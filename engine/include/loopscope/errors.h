@@ -28,6 +28,15 @@ public:
     using Error::Error;
 };
 
+//! A deadline passed: waitFor(), timeout() scopes, asCompleted(), signal waits (Python:
+//! TimeoutError, which asyncio.TimeoutError aliases since 3.11).
+class TimeoutError : public Error
+{
+public:
+    TimeoutError() : Error("TimeoutError") { }
+    using Error::Error;
+};
+
 /*!
  * Thrown into a coroutine at its suspension point when its task is cancelled, and by
  * result() of a cancelled future (Python: asyncio.CancelledError).

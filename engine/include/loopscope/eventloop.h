@@ -114,16 +114,6 @@ struct ExceptionContext
 
 using ExceptionHandler = std::function<void(const ExceptionContext &)>;
 
-//! A summary of a task for allTasks() and reports (the UI gets richer data from the trace).
-struct TaskInfo
-{
-    std::uint64_t id = 0;
-    QString name;
-    SourceLocation location;
-    std::uint64_t steps = 0;
-    std::uint64_t waitingOnFuture = 0; //!< id of the awaited future, 0 when not waiting
-};
-
 /*!
  * Python's asyncio event loop on top of Qt's event loop.
  *
@@ -269,9 +259,10 @@ public:
     }
 
     //! The tasks not yet done, in creation order (Python: asyncio.all_tasks).
-    std::vector<TaskInfo> allTasks() const;
-    //! Id of the task whose step is running, 0 outside a task (Python: current_task).
-    std::uint64_t currentTaskId() const;
+    std::vector<TaskRef> allTasks() const;
+    //! The task of this loop whose step is running, else an invalid TaskRef (Python:
+    //! asyncio.current_task(loop)).
+    TaskRef currentTask() const;
 
     // --- executor ---------------------------------------------------------------------
 

@@ -175,6 +175,65 @@ public:
     detail::TaskCore *core() const { return this->d->taskCore(); }
 };
 
+/*!
+ * A reference to a task of any result type (Python: the Task object that current_task() and
+ * all_tasks() return). Copies refer to the same task; a default-constructed TaskRef refers to
+ * none (isValid() is false).
+ */
+class TaskRef
+{
+public:
+    TaskRef() = default;
+    //! \a task must be a task's future state (its taskCore() is not null).
+    explicit TaskRef(detail::Ref<detail::FutureBase> task) : d(std::move(task)) { }
+    template <typename T>
+    TaskRef(const Task<T> &task) : d(task.base())
+    {
+    }
+
+    bool isValid() const noexcept { return bool(d); }
+    explicit operator bool() const noexcept { return isValid(); }
+
+    bool done() const { return d->done(); }
+    bool cancelled() const { return d->cancelled(); }
+    //! Finished with an exception (not cancelled).
+    bool failed() const { return d->failed(); }
+    bool cancel(std::string message = {}) { return core()->cancel(std::move(message)); }
+    int cancelling() const { return core()->cancelling(); }
+    int uncancel() { return core()->uncancel(); }
+
+    //! The task's own number (Python: the n of "Task-n").
+    std::uint64_t id() const { return core()->id(); }
+    //! The id of the task's future (shared counter with every future).
+    std::uint64_t futureId() const { return d->id(); }
+    QString name() const { return core()->name(); }
+    void setName(QString name) { core()->setName(std::move(name)); }
+    SourceLocation location() const { return core()->location(); }
+    //! Steps (resumptions) run so far.
+    std::uint64_t steps() const { return core()->stepCount(); }
+    //! Id of the future the task is suspended on, 0 when it is not waiting on one.
+    std::uint64_t waitingOnFutureId() const
+    {
+        const detail::FutureBase *w = core()->waitingOn();
+        return w ? w->id() : 0;
+    }
+    std::string describe() const { return core()->describe(); }
+
+    detail::FutureBase *base() const noexcept { return d.get(); }
+    detail::TaskCore *core() const { return d->taskCore(); }
+
+    friend bool operator==(const TaskRef &a, const TaskRef &b) noexcept { return a.d == b.d; }
+
+private:
+    detail::Ref<detail::FutureBase> d;
+};
+
+/*!
+ * The task whose step is running in this thread, or an invalid TaskRef outside of any task
+ * (Python: asyncio.current_task()).
+ */
+TaskRef currentTask();
+
 namespace detail {
 //! Awaitable that suspends the current task for one loop iteration (sleep(0)).
 struct YieldAwaiter
