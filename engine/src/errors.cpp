@@ -6,6 +6,26 @@
 #include <memory>
 #include <typeinfo>
 
+namespace loopscope {
+
+namespace {
+std::string groupWhat(const std::string &message, std::size_t count)
+{
+    return message + " (" + std::to_string(count)
+            + (count == 1 ? " sub-exception)" : " sub-exceptions)");
+}
+} // namespace
+
+ExceptionGroup::ExceptionGroup(const std::string &message,
+                               std::vector<std::exception_ptr> exceptions)
+    : Error(groupWhat(message, exceptions.size())),
+      m_message(message),
+      m_exceptions(std::move(exceptions))
+{
+}
+
+} // namespace loopscope
+
 namespace loopscope::detail {
 
 namespace {
@@ -26,6 +46,15 @@ std::string describeException(const std::exception_ptr &exception)
         std::rethrow_exception(exception);
     } catch (const CancelledError &e) {
         return std::string("CancelledError: ") + e.what();
+    } catch (const ExceptionGroup &e) {
+        std::string s = std::string("ExceptionGroup: ") + e.what();
+        for (const auto &inner : e.exceptions())
+            s += "\n  - " + describeException(inner);
+        return s;
+    } catch (const TimeoutError &e) {
+        return std::string("TimeoutError: ") + e.what();
+    } catch (const ValueError &e) {
+        return std::string("ValueError: ") + e.what();
     } catch (const InvalidStateError &e) {
         return std::string("InvalidStateError: ") + e.what();
     } catch (const RuntimeError &e) {

@@ -1,7 +1,9 @@
 #pragma once
 
+#include <exception>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace loopscope {
 
@@ -35,6 +37,33 @@ class TimeoutError : public Error
 public:
     TimeoutError() : Error("TimeoutError") { }
     using Error::Error;
+};
+
+//! An argument with the right type but a wrong value, e.g. wait() on an empty set (Python:
+//! ValueError).
+class ValueError : public Error
+{
+public:
+    using Error::Error;
+};
+
+/*!
+ * Several errors at once: what a TaskGroup raises when children failed (Python:
+ * ExceptionGroup / BaseExceptionGroup). exceptions() holds every child error, in the order
+ * they happened, each with its original type.
+ */
+class ExceptionGroup : public Error
+{
+public:
+    ExceptionGroup(const std::string &message, std::vector<std::exception_ptr> exceptions);
+
+    const std::vector<std::exception_ptr> &exceptions() const noexcept { return m_exceptions; }
+    //! The message without the "(N sub-exceptions)" suffix what() carries.
+    const std::string &message() const noexcept { return m_message; }
+
+private:
+    std::string m_message;
+    std::vector<std::exception_ptr> m_exceptions;
 };
 
 /*!
