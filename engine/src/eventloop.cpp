@@ -78,6 +78,15 @@ LoopCore::LoopCore(EventLoop *owner, std::shared_ptr<Clock> clock)
 {
     // A manual advance of a virtual clock must wake the loop so due timers fire.
     m_clock->setAdvanceListener([this] { requestWake(); });
+    m_debug = qEnvironmentVariableIntValue("LOOPSCOPE_DEBUG") == 1;
+}
+
+void LoopCore::checkThread(const char *operation) const
+{
+    if (m_debug && QThread::currentThread() != m_thread)
+        throw RuntimeError(std::string(operation)
+                           + ": non-thread-safe operation invoked on an event loop from a thread "
+                             "other than its own (use callSoonThreadsafe)");
 }
 
 LoopCore::~LoopCore() = default;
@@ -87,6 +96,7 @@ LoopCore::~LoopCore() = default;
 void LoopCore::scheduleSoon(Ref<HandleBase> handle)
 {
     checkClosed("callSoon");
+    checkThread("callSoon");
     m_ready.push(std::move(handle));
     // Inside an iteration the end-of-iteration rearm() posts the wake-up; this keeps it to
     // one posted event per iteration however many callbacks are scheduled.
@@ -97,6 +107,7 @@ void LoopCore::scheduleSoon(Ref<HandleBase> handle)
 void LoopCore::scheduleAt(TimePoint when, Ref<HandleBase> handle)
 {
     checkClosed("callAt");
+    checkThread("callAt");
     handle->m_when = when;
     m_timers.push(std::move(handle), this);
     if (!m_inIteration && when < m_armedDeadline)
@@ -200,6 +211,10 @@ void LoopCore::runReadySnapshot()
 void LoopCore::runHandle(HandleBase &handle) noexcept
 {
     handle.m_running = true;
+    // Debug mode times every callback on the real clock: a virtual clock does not move
+    // while a callback blocks, but the loop is blocked all the same.
+    const auto started = m_debug ? std::chrono::steady_clock::now()
+                                 : std::chrono::steady_clock::time_point();
     try {
         handle.run();
     } catch (...) {
@@ -209,8 +224,33 @@ void LoopCore::runHandle(HandleBase &handle) noexcept
         ctx.handle = QString::fromStdString(handle.describe());
         callExceptionHandler(ctx);
     }
+    if (m_debug)
+        reportIfSlow(handle, std::chrono::steady_clock::now() - started);
     handle.m_running = false;
     handle.releaseAfterRun();
+}
+
+void LoopCore::reportIfSlow(const HandleBase &handle, Duration took) noexcept
+{
+    if (took < m_slowCallback)
+        return;
+    try {
+        ExceptionContext ctx;
+        QString what;
+        if (handle.kind() == HandleKind::TaskStep && TaskCore::lastStepped()) {
+            what = QStringLiteral("step of ") + QString::fromStdString(TaskCore::lastStepped()->describe());
+            ctx.task = QString::fromStdString(TaskCore::lastStepped()->describe());
+        } else {
+            what = QString::fromStdString(handle.describe());
+        }
+        ctx.message = QStringLiteral("Executing %1 took %2 seconds")
+                              .arg(what)
+                              .arg(toSeconds(took), 0, 'f', 3);
+        ctx.handle = QString::fromStdString(handle.describe());
+        callExceptionHandler(ctx);
+    } catch (...) {
+        qWarning("loopscope: could not report a slow callback");
+    }
 }
 
 void LoopCore::rearm()
@@ -305,6 +345,7 @@ void LoopCore::runForever()
 
 void LoopCore::stop()
 {
+    checkThread("stop");
     m_stopping = true;
     // Called from a Qt slot (not a loop callback) while runForever() waits: make sure an
     // iteration comes to notice it.
@@ -314,6 +355,7 @@ void LoopCore::stop()
 
 void LoopCore::close()
 {
+    checkThread("close");
     if (m_runDepth > 0 || m_inIteration)
         throw RuntimeError("Cannot close a running event loop");
     if (isClosed())
@@ -552,6 +594,26 @@ void EventLoop::setExecutorMaxThreads(int count)
 int EventLoop::executorMaxThreads() const
 {
     return d->executorMaxThreads();
+}
+
+void EventLoop::setDebug(bool enabled)
+{
+    d->setDebug(enabled);
+}
+
+bool EventLoop::debug() const
+{
+    return d->debug();
+}
+
+void EventLoop::setSlowCallbackDuration(Duration threshold)
+{
+    d->setSlowCallbackDuration(threshold);
+}
+
+Duration EventLoop::slowCallbackDuration() const
+{
+    return d->slowCallbackDuration();
 }
 
 void EventLoop::setExceptionHandler(ExceptionHandler handler)

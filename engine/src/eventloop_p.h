@@ -85,6 +85,14 @@ public:
     void setExecutorMaxThreads(int count);
     int executorMaxThreads() const;
 
+    // Debug mode.
+    void setDebug(bool enabled) noexcept { m_debug = enabled; }
+    bool debug() const noexcept { return m_debug; }
+    void setSlowCallbackDuration(Duration d) noexcept { m_slowCallback = d; }
+    Duration slowCallbackDuration() const noexcept { return m_slowCallback; }
+    //! Debug mode: throws RuntimeError when called from a thread other than the loop's.
+    void checkThread(const char *operation) const;
+
     // Errors.
     void setExceptionHandler(ExceptionHandler handler) { m_exceptionHandler = std::move(handler); }
     void callExceptionHandler(const ExceptionContext &context) noexcept;
@@ -101,6 +109,7 @@ private:
     void runReadySnapshot();
     void rearm();
     void runHandle(HandleBase &handle) noexcept;
+    void reportIfSlow(const HandleBase &handle, Duration took) noexcept;
 
     void requestWake();
     void armQtTimer(TimePoint deadline);
@@ -137,6 +146,8 @@ private:
     int m_executorJobsInFlight = 0;
 
     ExceptionHandler m_exceptionHandler;
+    Duration m_slowCallback = std::chrono::milliseconds(100);
+    bool m_debug = false;
 };
 
 } // namespace loopscope::detail

@@ -2,10 +2,14 @@
 
 #include "eventloop_p.h"
 
+#include <QtDebug>
+
 namespace loopscope::detail {
 
 namespace {
 thread_local TaskCore *t_currentTask = nullptr;
+// Only compared and described right after the step returns, while the task is alive.
+thread_local TaskCore *t_lastStepped = nullptr;
 
 //! Makes a task current for the duration of one step (Python: _enter_task/_leave_task).
 class CurrentTaskScope
@@ -36,6 +40,8 @@ TaskCore::TaskCore(FutureBase *self, std::coroutine_handle<> root, QString name,
 
 TaskCore::~TaskCore()
 {
+    if (t_lastStepped == this)
+        t_lastStepped = nullptr;
     if (m_root)
         m_root.destroy();
 }
@@ -43,6 +49,11 @@ TaskCore::~TaskCore()
 TaskCore *TaskCore::current() noexcept
 {
     return t_currentTask;
+}
+
+TaskCore *TaskCore::lastStepped() noexcept
+{
+    return t_lastStepped;
 }
 
 std::string TaskCore::describe() const
@@ -133,6 +144,7 @@ void TaskCore::step()
     std::coroutine_handle<> h = std::exchange(m_resume, {});
     {
         CurrentTaskScope scope(this);
+        t_lastStepped = this;
         h.resume(); // never throws: Coro promises catch into unhandled_exception
     }
     m_throwCancel = false;
@@ -219,6 +231,22 @@ void suspendOnFuture(FutureBase &future, std::coroutine_handle<> h)
     // the ready queue once the future is done.
     future.addDoneCallback([h](FutureBase &) { h.resume(); }, nullptr, HandleKind::DoneCallback,
                            SourceLocation::current());
+}
+
+void reportNeverAwaited(const SourceLocation &location) noexcept
+{
+    EventLoop *loop = EventLoop::current();
+    if (!loop || !loop->debug())
+        return;
+    try {
+        ExceptionContext ctx;
+        ctx.message = QStringLiteral("coroutine '%1' was never awaited (defined at %2)")
+                              .arg(QString::fromUtf8(location.functionName()),
+                                   QString::fromStdString(describeLocation(location)));
+        loop->callExceptionHandler(ctx);
+    } catch (...) {
+        qWarning("loopscope: could not report a coroutine that was never awaited");
+    }
 }
 
 void checkCancelledOnResume()

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "loopscope/sourcelocation.h"
+
 #include <coroutine>
 #include <exception>
 #include <stdexcept>
@@ -14,11 +16,24 @@ class Coro;
 
 namespace detail {
 
+//! Debug mode: reports a coroutine created at \a location but destroyed before it ever ran
+//! (Python: "coroutine ... was never awaited"). Defined in task.cpp.
+void reportNeverAwaited(const SourceLocation &location) noexcept;
+
 template <typename T>
 class CoroPromiseBase
 {
 public:
-    std::suspend_always initial_suspend() const noexcept { return {}; }
+    explicit CoroPromiseBase(SourceLocation location) noexcept : m_location(location) { }
+
+    struct InitialAwaiter
+    {
+        CoroPromiseBase *promise;
+        bool await_ready() const noexcept { return false; }
+        void await_suspend(std::coroutine_handle<>) const noexcept { }
+        void await_resume() const noexcept { promise->m_started = true; }
+    };
+    InitialAwaiter initial_suspend() noexcept { return InitialAwaiter{ this }; }
 
     struct FinalAwaiter
     {
@@ -40,6 +55,8 @@ public:
     void unhandled_exception() noexcept { m_result.template emplace<2>(std::current_exception()); }
 
     std::coroutine_handle<> m_continuation;
+    SourceLocation m_location;
+    bool m_started = false;
     std::variant<std::monostate, std::conditional_t<std::is_void_v<T>, std::monostate, T>,
                  std::exception_ptr>
             m_result;
@@ -55,6 +72,13 @@ template <typename T>
 class CoroPromise : public CoroPromiseBase<T>
 {
 public:
+    // The default argument records the coroutine function itself (name, file, line): the
+    // compiler constructs the promise from inside it. It must sit on the most derived
+    // constructor, or it would name this class instead.
+    explicit CoroPromise(SourceLocation location = SourceLocation::current()) noexcept
+        : CoroPromiseBase<T>(location)
+    {
+    }
     Coro<T> get_return_object() noexcept;
     template <typename U>
     void return_value(U &&value)
@@ -68,6 +92,10 @@ template <>
 class CoroPromise<void> : public CoroPromiseBase<void>
 {
 public:
+    explicit CoroPromise(SourceLocation location = SourceLocation::current()) noexcept
+        : CoroPromiseBase<void>(location)
+    {
+    }
     Coro<void> get_return_object() noexcept;
     void return_void() noexcept { m_result.emplace<1>(); }
     void takeValue() { }
@@ -110,6 +138,12 @@ public:
     bool isValid() const noexcept { return bool(m_handle); }
     //! True once the coroutine has run to completion (it was awaited).
     bool isDone() const noexcept { return m_handle && m_handle.done(); }
+    //! Where the coroutine function is (its name, file and line).
+    SourceLocation location() const noexcept
+    {
+        return m_handle ? m_handle.promise().m_location : SourceLocation();
+    }
+
     //! Gives up ownership of the frame (used by tasks).
     Handle release() noexcept { return std::exchange(m_handle, {}); }
 
@@ -138,8 +172,11 @@ public:
 private:
     void destroy() noexcept
     {
-        if (m_handle)
-            std::exchange(m_handle, {}).destroy();
+        if (!m_handle)
+            return;
+        if (!m_handle.promise().m_started)
+            detail::reportNeverAwaited(m_handle.promise().m_location);
+        std::exchange(m_handle, {}).destroy();
     }
     Handle m_handle;
 };

@@ -294,6 +294,22 @@ public:
     void setExecutorMaxThreads(int count);
     int executorMaxThreads() const;
 
+    // --- debug mode -------------------------------------------------------------------
+
+    /*!
+     * Debug mode (Python: loop.set_debug; also on when the environment has LOOPSCOPE_DEBUG=1
+     * at construction): callbacks and task steps slower than slowCallbackDuration() are
+     * reported with their name and creation site; calls other than callSoonThreadsafe()
+     * from a foreign thread throw RuntimeError; a coroutine destroyed before it ever ran is
+     * reported with where it is defined. Reports go to the exception handler (no exception
+     * attached), so the visualizer and tests see them.
+     */
+    void setDebug(bool enabled);
+    bool debug() const;
+    //! Python: loop.slow_callback_duration (default 100 ms, measured on the real clock).
+    void setSlowCallbackDuration(Duration threshold);
+    Duration slowCallbackDuration() const;
+
     // --- errors -----------------------------------------------------------------------
 
     //! Replaces the exception handler; an empty function restores the default (qWarning).

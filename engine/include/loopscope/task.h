@@ -33,6 +33,8 @@ public:
 
     //! The task whose step is running in this thread, or null.
     static TaskCore *current() noexcept;
+    //! The task whose step ran last in this thread (debug mode names it in slow reports).
+    static TaskCore *lastStepped() noexcept;
 
     FutureBase *self() const noexcept { return m_self; }
     //! The task's own number (Task-1, Task-2... as asyncio), distinct from its future id.
