@@ -97,6 +97,16 @@ void LoopCore::scheduleSoon(Ref<HandleBase> handle)
 {
     checkClosed("callSoon");
     checkThread("callSoon");
+    handle->m_id = ++m_lastHandleId;
+    if (m_observed && handle->kind() != HandleKind::Internal) [[unlikely]] {
+        TraceEvent e;
+        e.kind = TraceEventKind::HandleScheduled;
+        e.handleKind = handle->kind();
+        e.id = handle->m_id;
+        e.task = handle->m_task;
+        e.location = handle->location();
+        emit(e);
+    }
     m_ready.push(std::move(handle));
     // Inside an iteration the end-of-iteration rearm() posts the wake-up; this keeps it to
     // one posted event per iteration however many callbacks are scheduled.
@@ -109,6 +119,16 @@ void LoopCore::scheduleAt(TimePoint when, Ref<HandleBase> handle)
     checkClosed("callAt");
     checkThread("callAt");
     handle->m_when = when;
+    handle->m_id = ++m_lastHandleId;
+    if (m_observed) [[unlikely]] {
+        TraceEvent e;
+        e.kind = TraceEventKind::TimerArmed;
+        e.handleKind = handle->kind();
+        e.id = handle->m_id;
+        e.when = when;
+        e.location = handle->location();
+        emit(e);
+    }
     m_timers.push(std::move(handle), this);
     if (!m_inIteration && when < m_armedDeadline)
         rearm();
@@ -156,9 +176,29 @@ void LoopCore::runOnce()
     Ref<LoopCore> keepAlive(this); // a callback may destroy the EventLoop object
     CurrentLoopScope current(m_owner);
     m_inIteration = true;
+    ++m_iteration;
+    const auto started =
+            m_observed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     drainInbox();
     expireTimers();
+    if (m_observed) [[unlikely]] {
+        TraceEvent e;
+        e.kind = TraceEventKind::IterationBegin;
+        e.id = m_iteration;
+        e.count = m_ready.size();
+        e.count2 = m_timers.liveCount();
+        emit(e);
+    }
     runReadySnapshot();
+    if (m_observed) [[unlikely]] {
+        TraceEvent e;
+        e.kind = TraceEventKind::IterationEnd;
+        e.id = m_iteration;
+        e.count = m_ready.size();
+        e.count2 = m_timers.liveCount();
+        e.duration = std::chrono::steady_clock::now() - started;
+        emit(e);
+    }
     m_inIteration = false;
 
     if (m_stopping && m_nested) {
@@ -176,8 +216,18 @@ void LoopCore::drainInbox()
         std::lock_guard lock(m_inboxMutex);
         incoming.swap(m_inbox);
     }
-    for (auto &h : incoming)
+    for (auto &h : incoming) {
+        h->m_id = ++m_lastHandleId;
+        if (m_observed && h->kind() != HandleKind::Internal) [[unlikely]] {
+            TraceEvent e;
+            e.kind = TraceEventKind::HandleScheduled;
+            e.handleKind = h->kind();
+            e.id = h->m_id;
+            e.location = h->location();
+            emit(e);
+        }
         m_ready.push(std::move(h));
+    }
 }
 
 void LoopCore::expireTimers()
@@ -193,7 +243,17 @@ void LoopCore::expireTimers()
 
     const TimePoint now = m_clock->now();
     while (!m_timers.empty() && m_timers.earliestDeadline() <= now) {
-        m_ready.push(m_timers.pop());
+        Ref<HandleBase> due = m_timers.pop();
+        if (m_observed) [[unlikely]] {
+            TraceEvent e;
+            e.kind = TraceEventKind::TimerFired;
+            e.handleKind = due->kind();
+            e.id = due->m_id;
+            e.when = due->m_when;
+            e.duration = now - due->m_when;
+            emit(e);
+        }
+        m_ready.push(std::move(due));
         m_timers.discardCancelledTop();
     }
 }
@@ -211,19 +271,42 @@ void LoopCore::runReadySnapshot()
 void LoopCore::runHandle(HandleBase &handle) noexcept
 {
     handle.m_running = true;
+    m_runningHandle = handle.m_id;
+    const bool traced = m_observed && handle.kind() != HandleKind::Internal;
     // Debug mode times every callback on the real clock: a virtual clock does not move
     // while a callback blocks, but the loop is blocked all the same.
-    const auto started = m_debug ? std::chrono::steady_clock::now()
-                                 : std::chrono::steady_clock::time_point();
+    const auto started = (m_debug || traced) ? std::chrono::steady_clock::now()
+                                             : std::chrono::steady_clock::time_point();
+    if (traced) [[unlikely]] {
+        TraceEvent e;
+        e.kind = TraceEventKind::HandleStarted;
+        e.handleKind = handle.kind();
+        e.id = handle.m_id;
+        e.task = handle.m_task;
+        emit(e);
+    }
+    bool failed = false;
     try {
         handle.run();
     } catch (...) {
+        failed = true;
         ExceptionContext ctx;
         ctx.message = QStringLiteral("Exception in callback");
         ctx.exception = std::current_exception();
         ctx.handle = QString::fromStdString(handle.describe());
         callExceptionHandler(ctx);
     }
+    if (traced) [[unlikely]] {
+        TraceEvent e;
+        e.kind = TraceEventKind::HandleFinished;
+        e.handleKind = handle.kind();
+        e.id = handle.m_id;
+        e.task = handle.m_task;
+        e.failed = failed;
+        e.duration = std::chrono::steady_clock::now() - started;
+        emit(e);
+    }
+    m_runningHandle = 0;
     if (m_debug)
         reportIfSlow(handle, std::chrono::steady_clock::now() - started);
     handle.m_running = false;
@@ -238,7 +321,8 @@ void LoopCore::reportIfSlow(const HandleBase &handle, Duration took) noexcept
         ExceptionContext ctx;
         QString what;
         if (handle.kind() == HandleKind::TaskStep && TaskCore::lastStepped()) {
-            what = QStringLiteral("step of ") + QString::fromStdString(TaskCore::lastStepped()->describe());
+            what = QStringLiteral("step of ")
+                    + QString::fromStdString(TaskCore::lastStepped()->describe());
             ctx.task = QString::fromStdString(TaskCore::lastStepped()->describe());
         } else {
             what = QString::fromStdString(handle.describe());
@@ -427,6 +511,56 @@ std::vector<TaskRef> LoopCore::allTasks() const
     return out;
 }
 
+// --- observers ------------------------------------------------------------------------
+
+void LoopCore::timerCancelled(const HandleBase &handle) noexcept
+{
+    if (m_observed) [[unlikely]] {
+        TraceEvent e;
+        e.kind = TraceEventKind::TimerCancelled;
+        e.handleKind = handle.kind();
+        e.id = handle.m_id;
+        e.when = handle.m_when;
+        emit(e);
+    }
+    m_timers.noteCancelled();
+}
+
+void LoopCore::emit(TraceEvent &event) noexcept
+{
+    event.time = m_clock->now();
+    // Index loop: an observer may remove itself (or add another) while being called.
+    for (std::size_t i = 0; i < m_observers.size(); ++i) {
+        LoopObserver *observer = m_observers[i];
+        try {
+            observer->onEvent(event);
+        } catch (...) {
+            ExceptionContext ctx;
+            ctx.message = QStringLiteral("Exception in a loop observer (event %1)")
+                                  .arg(QLatin1String(traceEventKindName(event.kind)));
+            ctx.exception = std::current_exception();
+            callExceptionHandler(ctx);
+        }
+    }
+}
+
+void LoopCore::addObserver(LoopObserver *observer)
+{
+    checkThread("addObserver");
+    if (!observer)
+        throw ValueError("addObserver: the observer is null");
+    if (std::find(m_observers.begin(), m_observers.end(), observer) == m_observers.end())
+        m_observers.push_back(observer);
+    m_observed = true;
+}
+
+void LoopCore::removeObserver(LoopObserver *observer)
+{
+    checkThread("removeObserver");
+    std::erase(m_observers, observer);
+    m_observed = !m_observers.empty();
+}
+
 // --- errors ---------------------------------------------------------------------------
 
 void LoopCore::callExceptionHandler(const ExceptionContext &context) noexcept
@@ -594,6 +728,16 @@ void EventLoop::setExecutorMaxThreads(int count)
 int EventLoop::executorMaxThreads() const
 {
     return d->executorMaxThreads();
+}
+
+void EventLoop::addObserver(LoopObserver *observer)
+{
+    d->addObserver(observer);
+}
+
+void EventLoop::removeObserver(LoopObserver *observer)
+{
+    d->removeObserver(observer);
 }
 
 void EventLoop::setDebug(bool enabled)

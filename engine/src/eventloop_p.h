@@ -1,6 +1,7 @@
 #pragma once
 
 #include "loopscope/eventloop.h"
+#include "loopscope/observer.h"
 
 #include "readyqueue_p.h"
 #include "timerheap_p.h"
@@ -55,7 +56,17 @@ public:
     void scheduleAt(TimePoint when, Ref<HandleBase> handle);
     // Any thread.
     void scheduleThreadsafe(Ref<HandleBase> handle);
-    void timerCancelled() noexcept { m_timers.noteCancelled(); }
+    void timerCancelled(const HandleBase &handle) noexcept;
+
+    // Observers.
+    bool observed() const noexcept { return m_observed; }
+    //! Stamps \a event with the loop time and hands it to every observer.
+    void emit(TraceEvent &event) noexcept;
+    void addObserver(LoopObserver *observer);
+    void removeObserver(LoopObserver *observer);
+    //! The handle whose callback is running (0 between callbacks).
+    std::uint64_t runningHandleId() const noexcept { return m_runningHandle; }
+    std::uint64_t nextExecutorJobId() noexcept { return ++m_lastJobId; }
 
     // Running.
     void runForever();
@@ -146,6 +157,12 @@ private:
     int m_executorJobsInFlight = 0;
 
     ExceptionHandler m_exceptionHandler;
+    std::vector<LoopObserver *> m_observers;
+    std::uint64_t m_iteration = 0;
+    std::uint64_t m_lastHandleId = 0;
+    std::uint64_t m_lastJobId = 0;
+    std::uint64_t m_runningHandle = 0;
+    bool m_observed = false;
     Duration m_slowCallback = std::chrono::milliseconds(100);
     bool m_debug = false;
 };

@@ -1,5 +1,6 @@
 #include "eventloop_p.h"
 
+#include <QThread>
 #include <QThreadPool>
 
 namespace loopscope::detail {
@@ -13,7 +14,37 @@ struct ExecutorCompletion
     void operator()()
     {
         core->executorJobFinished();
+        if (core->observed()) [[unlikely]] {
+            TraceEvent e;
+            e.kind = TraceEventKind::ExecutorJobFinished;
+            e.id = job->m_id;
+            e.related = job->m_futureId;
+            e.thread = job->m_thread;
+            e.duration = job->m_ranFor;
+            e.failed = job->m_failed;
+            core->emit(e);
+        }
         job->complete();
+    }
+};
+
+//! Tells observers, on the loop thread, that a worker picked a job up.
+struct ExecutorStarted
+{
+    Ref<LoopCore> core;
+    std::uint64_t job;
+    std::uint64_t future;
+    Qt::HANDLE thread;
+    void operator()()
+    {
+        if (!core->observed())
+            return;
+        TraceEvent e;
+        e.kind = TraceEventKind::ExecutorJobStarted;
+        e.id = job;
+        e.related = future;
+        e.thread = thread;
+        core->emit(e);
     }
 };
 } // namespace
@@ -27,10 +58,33 @@ void LoopCore::submitToExecutor(Ref<ExecutorJob> job)
         m_executor->setObjectName(QStringLiteral("loopscope-executor"));
     }
     ++m_executorJobsInFlight;
+    job->m_id = nextExecutorJobId();
+    job->m_traceStart = m_observed;
+    if (m_observed) [[unlikely]] {
+        TraceEvent e;
+        e.kind = TraceEventKind::ExecutorJobQueued;
+        e.id = job->m_id;
+        e.related = job->m_futureId;
+        e.location = job->location();
+        emit(e);
+    }
     Ref<LoopCore> self(this);
     m_executor->start([self, job]() mutable {
-        job->run();
         LoopCore *core = self.get();
+        job->m_thread = QThread::currentThreadId();
+        if (job->m_traceStart) {
+            // Only when observed: one more message through the inbox per job.
+            try {
+                core->scheduleThreadsafe(Ref<HandleBase>(new CallbackHandle<ExecutorStarted>(
+                        HandleKind::Internal, job->location(),
+                        ExecutorStarted{ self, job->m_id, job->m_futureId, job->m_thread })));
+            } catch (const RuntimeError &) {
+                // Closed meanwhile: nobody is left to tell.
+            }
+        }
+        const auto started = std::chrono::steady_clock::now();
+        job->run();
+        job->m_ranFor = std::chrono::steady_clock::now() - started;
         const SourceLocation where = job->location();
         try {
             core->scheduleThreadsafe(Ref<HandleBase>(new CallbackHandle<ExecutorCompletion>(

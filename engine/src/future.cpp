@@ -8,9 +8,36 @@
 
 namespace loopscope::detail {
 
-FutureBase::FutureBase(LoopCore *loop) : m_loop(loop), m_id(loop->nextFutureId())
+FutureBase::FutureBase(LoopCore *loop, FutureKind kind)
+    : m_loop(loop), m_id(loop->nextFutureId()), m_kind(kind)
 {
     refLoopCore(m_loop);
+    if (m_loop->observed()) [[unlikely]] {
+        TraceEvent e;
+        e.kind = TraceEventKind::FutureCreated;
+        e.futureKind = m_kind;
+        e.id = m_id;
+        e.task = TaskCore::current() ? TaskCore::current()->id() : 0;
+        m_loop->emit(e);
+    }
+}
+
+void FutureBase::traceCompletion(TraceEventKind kind) noexcept
+{
+    if (!m_loop->observed()) [[likely]]
+        return;
+    TraceEvent e;
+    e.kind = kind;
+    e.futureKind = m_kind;
+    e.id = m_id;
+    // Who completed it: the running task (if any) and the running callback.
+    e.task = TaskCore::current() ? TaskCore::current()->id() : 0;
+    e.related = m_loop->runningHandleId();
+    if (kind == TraceEventKind::FutureCancelled)
+        e.text = QString::fromStdString(m_cancelMessage);
+    else if (kind == TraceEventKind::FutureFailed)
+        e.text = QString::fromStdString(describeException(m_exception));
+    m_loop->emit(e);
 }
 
 FutureBase::~FutureBase()
@@ -78,6 +105,7 @@ bool FutureBase::cancelFuture(std::string message)
         return false;
     m_status = FutureStatus::Cancelled;
     m_cancelMessage = std::move(message);
+    traceCompletion(TraceEventKind::FutureCancelled);
     scheduleCallbacks();
     return true;
 }
@@ -85,6 +113,7 @@ bool FutureBase::cancelFuture(std::string message)
 void FutureBase::markFinished()
 {
     m_status = FutureStatus::Finished;
+    traceCompletion(TraceEventKind::FutureDone);
     scheduleCallbacks();
 }
 
@@ -125,22 +154,24 @@ void FutureBase::setException(std::exception_ptr exception)
     m_exception = std::move(exception);
     m_exceptionNotRetrieved = true;
     m_status = FutureStatus::Finished;
+    traceCompletion(TraceEventKind::FutureFailed);
     scheduleCallbacks();
 }
 
 CallbackId FutureBase::addDoneCallback(Callback fn, const void *identity, HandleKind kind,
-                                       SourceLocation location)
+                                       SourceLocation location, std::uint64_t taskId)
 {
     const CallbackId id = m_nextCallbackId++;
     if (done()) {
         // Python: add_done_callback on a done future schedules the call at once.
         Ref<FutureBase> self(this);
         auto run = [self, fn = std::move(fn)]() mutable { fn(*self); };
-        m_loop->scheduleSoon(
-                Ref<HandleBase>(new CallbackHandle<decltype(run)>(kind, location, std::move(run))));
+        Ref<HandleBase> h(new CallbackHandle<decltype(run)>(kind, location, std::move(run)));
+        h->m_task = taskId;
+        m_loop->scheduleSoon(std::move(h));
         return id;
     }
-    m_callbacks.push_back(Entry{ id, identity, std::move(fn), kind, location });
+    m_callbacks.push_back(Entry{ id, identity, std::move(fn), kind, location, taskId });
     return id;
 }
 
@@ -178,8 +209,9 @@ void FutureBase::scheduleCallbacks()
     Ref<FutureBase> self(this);
     for (Entry &e : callbacks) {
         auto run = [self, fn = std::move(e.fn)]() mutable { fn(*self); };
-        m_loop->scheduleSoon(Ref<HandleBase>(
-                new CallbackHandle<decltype(run)>(e.kind, e.location, std::move(run))));
+        Ref<HandleBase> h(new CallbackHandle<decltype(run)>(e.kind, e.location, std::move(run)));
+        h->m_task = e.task;
+        m_loop->scheduleSoon(std::move(h));
     }
 }
 

@@ -17,6 +17,8 @@ const char *handleKindName(HandleKind kind)
         return "doneCallback";
     case HandleKind::TaskStep:
         return "taskStep";
+    case HandleKind::Internal:
+        return "internal";
     }
     return "unknown";
 }
@@ -60,7 +62,7 @@ void HandleBase::cancel() noexcept
         return;
     m_cancelled = true;
     if (m_heapOwner)
-        m_heapOwner->timerCancelled();
+        m_heapOwner->timerCancelled(*this);
     // A callback that cancels its own handle must not destroy the closure it runs in:
     // the loop releases it after run() returns instead.
     if (!m_running)

@@ -11,7 +11,7 @@ Coro<void> sleep(Duration delay, SourceLocation location)
     EventLoop *loop = EventLoop::current();
     if (!loop)
         throw RuntimeError("sleep: there is no current event loop in this thread");
-    Future<void> done(*loop);
+    Future<void> done(*loop, FutureKind::Sleep);
     TimerHandle timer = loop->callLater(
             delay,
             [done]() mutable {

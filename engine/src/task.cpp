@@ -75,7 +75,18 @@ std::string TaskCore::describe() const
 
 void TaskCore::start()
 {
-    m_self->loopCore()->registerTask(this);
+    LoopCore *loop = m_self->loopCore();
+    loop->registerTask(this);
+    if (loop->observed()) [[unlikely]] {
+        TraceEvent e;
+        e.kind = TraceEventKind::TaskCreated;
+        e.id = m_id;
+        e.related = m_self->id();
+        e.parent = t_currentTask ? t_currentTask->id() : 0;
+        e.location = m_location;
+        e.text = m_name;
+        loop->emit(e);
+    }
     scheduleStep();
 }
 
@@ -83,8 +94,30 @@ void TaskCore::scheduleStep()
 {
     Ref<FutureBase> self(m_self);
     auto run = [self] { self->taskCore()->step(); };
-    m_self->loopCore()->scheduleSoon(Ref<HandleBase>(
-            new CallbackHandle<decltype(run)>(HandleKind::TaskStep, m_location, std::move(run))));
+    Ref<HandleBase> h(
+            new CallbackHandle<decltype(run)>(HandleKind::TaskStep, m_location, std::move(run)));
+    h->m_task = m_id;
+    m_self->loopCore()->scheduleSoon(std::move(h));
+}
+
+void TaskCore::traceDone() noexcept
+{
+    LoopCore *loop = m_self->loopCore();
+    if (!loop->observed()) [[likely]]
+        return;
+    TraceEvent e;
+    e.kind = TraceEventKind::TaskDone;
+    e.id = m_id;
+    e.related = m_self->id();
+    if (m_self->cancelled()) {
+        e.status = DoneStatus::Cancelled;
+        e.text = QString::fromStdString(m_self->cancelMessage());
+    } else if (m_self->failed()) {
+        e.status = DoneStatus::Failed;
+        // Read through the state without marking the exception retrieved.
+        e.text = QString::fromStdString(describeException(m_self->peekException()));
+    }
+    loop->emit(e);
 }
 
 bool TaskCore::cancel(std::string message)
@@ -135,12 +168,24 @@ void TaskCore::step()
         m_self->completeTask(true);
         m_root.destroy();
         m_root = m_resume = {};
+        traceDone();
         m_self->loopCore()->unregisterTask(this);
         return;
     }
     m_started = true;
     m_throwCancel = throwCancel;
     ++m_steps;
+    LoopCore *loop = m_self->loopCore();
+    const bool traced = loop->observed();
+    const auto started =
+            traced ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+    if (traced) [[unlikely]] {
+        TraceEvent e;
+        e.kind = TraceEventKind::TaskStepBegin;
+        e.id = m_id;
+        e.count = m_steps;
+        loop->emit(e);
+    }
     std::coroutine_handle<> h = std::exchange(m_resume, {});
     {
         CurrentTaskScope scope(this);
@@ -148,6 +193,18 @@ void TaskCore::step()
         h.resume(); // never throws: Coro promises catch into unhandled_exception
     }
     m_throwCancel = false;
+    if (traced) [[unlikely]] {
+        TraceEvent e;
+        e.kind = TraceEventKind::TaskStepEnd;
+        e.id = m_id;
+        e.count = m_steps;
+        if (m_waitingOn && !m_root.done()) {
+            e.related = m_waitingOn->id();
+            e.futureKind = m_waitingOn->kind();
+        }
+        e.duration = std::chrono::steady_clock::now() - started;
+        loop->emit(e);
+    }
     if (m_root.done()) {
         finish();
         return;
@@ -166,6 +223,7 @@ void TaskCore::finish()
     m_self->completeTask(mustCancel);
     m_root.destroy();
     m_root = m_resume = {};
+    traceDone();
     m_self->loopCore()->unregisterTask(this);
 }
 
@@ -180,13 +238,22 @@ void TaskCore::suspendOn(FutureBase &future, std::coroutine_handle<> h)
     m_resume = h;
     Ref<FutureBase> self(m_self);
     future.addDoneCallback(
-            [self](FutureBase &) {
+            [self](FutureBase &awaited) {
                 TaskCore *task = self->taskCore();
+                LoopCore *loop = self->loopCore();
+                if (loop->observed()) [[unlikely]] {
+                    TraceEvent e;
+                    e.kind = TraceEventKind::Wakeup;
+                    e.id = task->id();
+                    e.related = awaited.id();
+                    e.futureKind = awaited.kind();
+                    loop->emit(e);
+                }
                 // Python's __wakeup: the awaited future is done, run the next step now
                 // (this callback itself went through the ready queue).
                 task->step();
             },
-            nullptr, HandleKind::TaskStep, m_location);
+            nullptr, HandleKind::TaskStep, m_location, m_id);
 }
 
 void TaskCore::yieldStep(std::coroutine_handle<> h)

@@ -20,6 +20,8 @@
 
 namespace loopscope {
 
+class LoopObserver;
+
 namespace detail {
 
 /*!
@@ -46,6 +48,14 @@ public:
     const std::shared_ptr<std::atomic<bool>> &cancelledFlag() const noexcept { return m_cancelled; }
     const SourceLocation &location() const noexcept { return m_location; }
 
+    // Trace bookkeeping: set by the loop (ids) and by the worker (thread, run time, failure).
+    std::uint64_t m_id = 0;
+    std::uint64_t m_futureId = 0;
+    Qt::HANDLE m_thread = nullptr;
+    Duration m_ranFor{};
+    bool m_failed = false;
+    bool m_traceStart = false;
+
 protected:
     bool isCancelled() const noexcept { return m_cancelled->load(std::memory_order_relaxed); }
 
@@ -61,6 +71,7 @@ public:
     ExecutorJobFor(F fn, Future<R> future, SourceLocation location)
         : ExecutorJob(location), m_fn(std::move(fn)), m_future(std::move(future))
     {
+        m_futureId = m_future.id();
     }
     void run() noexcept override
     {
@@ -75,6 +86,7 @@ public:
             }
         } catch (...) {
             m_outcome.template emplace<2>(std::current_exception());
+            m_failed = true;
         }
     }
     void complete() override
@@ -277,7 +289,7 @@ public:
             -> Future<std::invoke_result_t<F &>>
     {
         using R = std::invoke_result_t<F &>;
-        Future<R> future(*this);
+        Future<R> future(*this, FutureKind::Executor);
         detail::Ref<detail::ExecutorJob> job(
                 new detail::ExecutorJobFor<F, R>(std::move(fn), future, location));
         submitToExecutor(job);
@@ -293,6 +305,15 @@ public:
     //! Maximum executor threads (default: min(32, ideal thread count + 4), as Python).
     void setExecutorMaxThreads(int count);
     int executorMaxThreads() const;
+
+    // --- observers --------------------------------------------------------------------
+
+    /*!
+     * Attaches \a observer (not owned): it sees every event of this loop from now on (see
+     * observer.h). Adding one twice has no effect. Loop thread only.
+     */
+    void addObserver(LoopObserver *observer);
+    void removeObserver(LoopObserver *observer);
 
     // --- debug mode -------------------------------------------------------------------
 

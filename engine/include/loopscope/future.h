@@ -2,6 +2,7 @@
 
 #include "loopscope/errors.h"
 #include "loopscope/handle.h"
+#include "loopscope/observer.h"
 #include "loopscope/refcounted.h"
 
 #include <coroutine>
@@ -45,7 +46,7 @@ class FutureBase : public RefCounted
 public:
     using Callback = std::function<void(FutureBase &)>;
 
-    explicit FutureBase(LoopCore *loop);
+    explicit FutureBase(LoopCore *loop, FutureKind kind = FutureKind::Plain);
     ~FutureBase() override;
 
     FutureStatus status() const noexcept { return m_status; }
@@ -62,15 +63,19 @@ public:
     void throwIfNotSuccessful();
     //! Python: Future.exception(). Marks the exception retrieved.
     std::exception_ptr exception();
+    //! The stored exception without marking it retrieved (for traces and reports).
+    const std::exception_ptr &peekException() const noexcept { return m_exception; }
     void setException(std::exception_ptr exception);
 
+    //! \a taskId names the task a TaskStep callback belongs to (for the trace).
     CallbackId addDoneCallback(Callback fn, const void *identity, HandleKind kind,
-                               SourceLocation location);
+                               SourceLocation location, std::uint64_t taskId = 0);
     std::size_t removeDoneCallback(CallbackId id);
     std::size_t removeDoneCallbackByIdentity(const void *identity);
 
     LoopCore *loopCore() const noexcept { return m_loop; }
     std::uint64_t id() const noexcept { return m_id; }
+    FutureKind kind() const noexcept { return m_kind; }
     const std::string &cancelMessage() const noexcept { return m_cancelMessage; }
 
     virtual TaskCore *taskCore() noexcept { return nullptr; }
@@ -95,6 +100,7 @@ protected:
 
 private:
     void scheduleCallbacks();
+    void traceCompletion(TraceEventKind kind) noexcept;
 
     struct Entry
     {
@@ -103,6 +109,7 @@ private:
         Callback fn;
         HandleKind kind;
         SourceLocation location;
+        std::uint64_t task;
     };
 
     LoopCore *m_loop; //!< a counted reference: futures keep their loop's core alive
@@ -112,6 +119,7 @@ private:
     std::uint64_t m_id;
     CallbackId m_nextCallbackId = 1;
     FutureStatus m_status = FutureStatus::Pending;
+    FutureKind m_kind;
     bool m_exceptionNotRetrieved = false;
 };
 
@@ -166,8 +174,12 @@ public:
 
     //! A pending future on the current thread's loop (throws RuntimeError if none).
     Future() : d(new State(detail::currentLoopCore())) { }
-    //! A pending future on \a loop (Python: loop.create_future()).
-    explicit Future(EventLoop &loop) : d(new State(detail::loopCoreOf(loop))) { }
+    //! A pending future on \a loop (Python: loop.create_future()). \a kind tells the trace
+    //! what it stands for.
+    explicit Future(EventLoop &loop, FutureKind kind = FutureKind::Plain)
+        : d(new State(detail::loopCoreOf(loop), kind))
+    {
+    }
     explicit Future(detail::Ref<State> state) : d(std::move(state)) { }
 
     bool done() const noexcept { return d->done(); }

@@ -34,7 +34,7 @@ class GatheringState final : public FutureState<R>
 public:
     GatheringState(LoopCore *loop, std::vector<Ref<FutureBase>> children, bool returnExceptions,
                    std::function<R()> build)
-        : FutureState<R>(loop),
+        : FutureState<R>(loop, FutureKind::Gather),
           m_children(std::move(children)),
           m_build(std::move(build)),
           m_returnExceptions(returnExceptions)

@@ -21,6 +21,7 @@ enum class HandleKind : std::uint8_t {
     Threadsafe, //!< EventLoop::callSoonThreadsafe
     DoneCallback, //!< a future's done-callback
     TaskStep, //!< one step of a task's coroutine
+    Internal, //!< the loop's own bookkeeping (not traced)
 };
 
 const char *handleKindName(HandleKind kind);
@@ -56,6 +57,8 @@ public:
     std::uint64_t m_sequence = 0;
     LoopCore *m_heapOwner = nullptr; //!< set while the handle sits in a timer heap
     bool m_running = false; //!< set by the loop while run() executes
+    std::uint64_t m_id = 0; //!< loop-unique, assigned when scheduled
+    std::uint64_t m_task = 0; //!< the task whose step this is (TaskStep handles)
 
 protected:
     //! Drops the callable (and what it captured) once cancelled, as asyncio does.

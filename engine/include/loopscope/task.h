@@ -63,6 +63,7 @@ private:
     void scheduleStep();
     void step();
     void finish();
+    void traceDone() noexcept;
 
     FutureBase *m_self;
     std::uint64_t m_id;
@@ -89,7 +90,9 @@ public:
 
     TaskState(LoopCore *loop, std::coroutine_handle<Promise> root, QString name,
               SourceLocation location)
-        : FutureState<T>(loop), m_root(root), m_core(this, root, std::move(name), location)
+        : FutureState<T>(loop, FutureKind::Task),
+          m_root(root),
+          m_core(this, root, std::move(name), location)
     {
     }
 

@@ -1,0 +1,96 @@
+#pragma once
+
+#include "loopscope/clock.h"
+#include "loopscope/handle.h"
+#include "loopscope/sourcelocation.h"
+
+#include <QString>
+#include <QtGlobal>
+
+#include <cstdint>
+
+namespace loopscope {
+
+//! What a future stands for, so a trace can say what a task waits on.
+enum class FutureKind : std::uint8_t {
+    Plain, //!< a Future created by hand
+    Task, //!< a task (awaiting it waits for the task)
+    Sleep, //!< sleep()'s timer future
+    Executor, //!< a runInExecutor() job
+    Gather, //!< gather()'s future
+    Sync, //!< a lock, event, semaphore, condition or barrier waiter
+    Queue, //!< a queue getter or putter
+    Foreign, //!< a Qt/QCoro operation bridged into the loop
+};
+const char *futureKindName(FutureKind kind);
+
+//! Every kind of event the loop reports to its observers.
+enum class TraceEventKind : std::uint8_t {
+    IterationBegin, //!< id: iteration number; count: ready callbacks; count2: live timers
+    IterationEnd, //!< id: iteration number; duration: real time the iteration took
+    HandleScheduled, //!< id: handle; handleKind; task: task of a step; location: creation site
+    HandleStarted, //!< id: handle; handleKind; task: task of a step
+    HandleFinished, //!< id: handle; duration: real run time; failed: it threw
+    TimerArmed, //!< id: handle; when: deadline; location: creation site
+    TimerFired, //!< id: handle; when: deadline; duration: lateness (time - when)
+    TimerCancelled, //!< id: handle
+    FutureCreated, //!< id: future; futureKind
+    FutureDone, //!< id: future; futureKind; task: the task whose step completed it (0: none);
+    //!< related: the handle that was running
+    FutureCancelled, //!< id: future; futureKind; text: cancel message
+    FutureFailed, //!< id: future; futureKind; text: the error
+    TaskCreated, //!< id: task; related: its future id; parent: creating task; text: name
+    TaskStepBegin, //!< id: task; count: step number
+    TaskStepEnd, //!< id: task; related: future it now awaits (0: ready/yielding/done);
+    //!< futureKind: what that future is; duration: real step time
+    TaskDone, //!< id: task; status: finished/cancelled/failed; text: error or cancel message
+    Wakeup, //!< id: woken task; related: the future whose completion woke it (0: a yield)
+    ExecutorJobQueued, //!< id: job; related: its future
+    ExecutorJobStarted, //!< id: job; thread: worker thread
+    ExecutorJobFinished, //!< id: job; thread: worker; duration: real run time; failed
+};
+const char *traceEventKindName(TraceEventKind kind);
+
+//! How a task or future ended, in TaskDone events.
+enum class DoneStatus : std::uint8_t { Finished, Cancelled, Failed };
+
+/*!
+ * One event as observers see it. Which fields mean something depends on kind (see
+ * TraceEventKind). Times are on the loop's clock; durations of running code are real time,
+ * because a virtual clock stands still while code runs.
+ */
+struct TraceEvent
+{
+    TraceEventKind kind = TraceEventKind::IterationBegin;
+    HandleKind handleKind = HandleKind::CallSoon;
+    FutureKind futureKind = FutureKind::Plain;
+    DoneStatus status = DoneStatus::Finished;
+    bool failed = false;
+    TimePoint time{};
+    TimePoint when{};
+    Duration duration{};
+    std::uint64_t id = 0;
+    std::uint64_t related = 0;
+    std::uint64_t task = 0;
+    std::uint64_t parent = 0;
+    std::uint64_t count = 0;
+    std::uint64_t count2 = 0;
+    Qt::HANDLE thread = nullptr;
+    SourceLocation location;
+    QString text;
+};
+
+/*!
+ * Sees every event of the loops it is attached to (EventLoop::addObserver), on the loop's
+ * thread, in order. It must not throw (an exception is caught and reported to the loop's
+ * exception handler) and should be quick: it runs inside the loop. With no observer attached
+ * the loop pays one predictable branch per event and allocates nothing.
+ */
+class LoopObserver
+{
+public:
+    virtual ~LoopObserver();
+    virtual void onEvent(const TraceEvent &event) = 0;
+};
+
+} // namespace loopscope

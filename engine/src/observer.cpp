@@ -1,0 +1,77 @@
+#include "loopscope/observer.h"
+
+namespace loopscope {
+
+LoopObserver::~LoopObserver() = default;
+
+const char *futureKindName(FutureKind kind)
+{
+    switch (kind) {
+    case FutureKind::Plain:
+        return "future";
+    case FutureKind::Task:
+        return "task";
+    case FutureKind::Sleep:
+        return "sleep";
+    case FutureKind::Executor:
+        return "executor";
+    case FutureKind::Gather:
+        return "gather";
+    case FutureKind::Sync:
+        return "sync";
+    case FutureKind::Queue:
+        return "queue";
+    case FutureKind::Foreign:
+        return "foreign";
+    }
+    return "unknown";
+}
+
+const char *traceEventKindName(TraceEventKind kind)
+{
+    switch (kind) {
+    case TraceEventKind::IterationBegin:
+        return "iterationBegin";
+    case TraceEventKind::IterationEnd:
+        return "iterationEnd";
+    case TraceEventKind::HandleScheduled:
+        return "handleScheduled";
+    case TraceEventKind::HandleStarted:
+        return "handleStarted";
+    case TraceEventKind::HandleFinished:
+        return "handleFinished";
+    case TraceEventKind::TimerArmed:
+        return "timerArmed";
+    case TraceEventKind::TimerFired:
+        return "timerFired";
+    case TraceEventKind::TimerCancelled:
+        return "timerCancelled";
+    case TraceEventKind::FutureCreated:
+        return "futureCreated";
+    case TraceEventKind::FutureDone:
+        return "futureDone";
+    case TraceEventKind::FutureCancelled:
+        return "futureCancelled";
+    case TraceEventKind::FutureFailed:
+        return "futureFailed";
+    case TraceEventKind::TaskCreated:
+        return "taskCreated";
+    case TraceEventKind::TaskStepBegin:
+        return "taskStepBegin";
+    case TraceEventKind::TaskStepEnd:
+        return "taskStepEnd";
+    case TraceEventKind::TaskDone:
+        return "taskDone";
+    case TraceEventKind::Wakeup:
+        return "wakeup";
+    case TraceEventKind::ExecutorJobQueued:
+        return "executorJobQueued";
+    case TraceEventKind::ExecutorJobStarted:
+        return "executorJobStarted";
+    case TraceEventKind::ExecutorJobFinished:
+        return "executorJobFinished";
+    }
+    return "unknown";
+}
+
+} // namespace loopscope
