@@ -70,6 +70,27 @@ const char *traceEventKindName(TraceEventKind kind)
         return "executorJobStarted";
     case TraceEventKind::ExecutorJobFinished:
         return "executorJobFinished";
+    case TraceEventKind::LoopPaused:
+        return "loopPaused";
+    case TraceEventKind::LoopResumed:
+        return "loopResumed";
+    }
+    return "unknown";
+}
+
+const char *pauseReasonName(PauseReason reason)
+{
+    switch (reason) {
+    case PauseReason::Requested:
+        return "requested";
+    case PauseReason::StepDone:
+        return "stepDone";
+    case PauseReason::TaskBreakpoint:
+        return "taskBreakpoint";
+    case PauseReason::TaskFailed:
+        return "taskFailed";
+    case PauseReason::SlowCallback:
+        return "slowCallback";
     }
     return "unknown";
 }

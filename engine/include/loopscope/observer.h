@@ -48,7 +48,19 @@ enum class TraceEventKind : std::uint8_t {
     ExecutorJobQueued, //!< id: job; related: its future
     ExecutorJobStarted, //!< id: job; thread: worker thread
     ExecutorJobFinished, //!< id: job; thread: worker; duration: real run time; failed
+    LoopPaused, //!< count: PauseReason; id: the task or handle that hit a breakpoint (0: none)
+    LoopResumed, //!< the loop runs freely again (resume(), or a step began)
 };
+
+//! Why the loop paused (TraceEventKind::LoopPaused's count field).
+enum class PauseReason : std::uint8_t {
+    Requested, //!< pause() was called
+    StepDone, //!< a step() finished
+    TaskBreakpoint, //!< a watched task changed state
+    TaskFailed, //!< a task failed while breakOnTaskFailure is set
+    SlowCallback, //!< a callback ran longer than slowCallbackDuration while breakOnSlowCallback
+};
+const char *pauseReasonName(PauseReason reason);
 const char *traceEventKindName(TraceEventKind kind);
 
 //! How a task or future ended, in TaskDone events.
