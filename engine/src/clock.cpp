@@ -1,5 +1,10 @@
 #include "loopscope/clock.h"
 
+#include "loopscope/errors.h"
+
+#include <cmath>
+#include <string>
+
 namespace loopscope {
 
 Clock::~Clock() = default;
@@ -32,6 +37,68 @@ Duration SteadyClock::realTimeUntil(TimePoint deadline) const
 {
     const Duration left = deadline - now();
     return left < Duration::zero() ? Duration::zero() : left;
+}
+
+namespace {
+void checkFactor(double factor)
+{
+    if (!(factor >= ScaledClock::kMinFactor && factor <= ScaledClock::kMaxFactor))
+        throw ValueError("ScaledClock: the factor must be between 0.1 and 10, got "
+                         + (std::isnan(factor) ? std::string("NaN") : std::to_string(factor)));
+}
+} // namespace
+
+ScaledClock::ScaledClock(double factor)
+    : m_anchorReal(std::chrono::steady_clock::now()), m_factor((checkFactor(factor), factor))
+{
+}
+
+TimePoint ScaledClock::now() const
+{
+    if (m_paused)
+        return m_anchorScaled;
+    const auto real = std::chrono::steady_clock::now() - m_anchorReal;
+    return m_anchorScaled
+            + std::chrono::duration_cast<Duration>(
+                    std::chrono::duration<double, std::nano>(double(real.count()) * m_factor));
+}
+
+Duration ScaledClock::realTimeUntil(TimePoint deadline) const
+{
+    if (m_paused)
+        return Duration(-1);
+    const Duration left = deadline - now();
+    if (left <= Duration::zero())
+        return Duration::zero();
+    // Round up so a timer never fires before its scaled deadline.
+    return Duration(static_cast<Duration::rep>(std::ceil(double(left.count()) / m_factor)));
+}
+
+void ScaledClock::setFactor(double factor)
+{
+    checkFactor(factor);
+    // Re-anchor at the current scaled time: the new speed applies from now, no jump.
+    m_anchorScaled = now();
+    m_anchorReal = std::chrono::steady_clock::now();
+    m_factor = factor;
+    notifyAdvanced(); // the loop re-arms its Qt timer for the new real wait
+}
+
+void ScaledClock::pause()
+{
+    if (m_paused)
+        return;
+    m_anchorScaled = now();
+    m_paused = true;
+}
+
+void ScaledClock::resume()
+{
+    if (!m_paused)
+        return;
+    m_anchorReal = std::chrono::steady_clock::now();
+    m_paused = false;
+    notifyAdvanced();
 }
 
 VirtualClock::VirtualClock(bool autoAdvance) : m_autoAdvance(autoAdvance) { }

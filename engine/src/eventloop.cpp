@@ -77,7 +77,12 @@ LoopCore::LoopCore(EventLoop *owner, std::shared_ptr<Clock> clock)
       m_executorMaxThreads(std::min(32, QThread::idealThreadCount() + 4))
 {
     // A manual advance of a virtual clock must wake the loop so due timers fire.
-    m_clock->setAdvanceListener([this] { requestWake(); });
+    m_clock->setAdvanceListener([this] {
+        // Same deadline, new real wait (a scaled clock changed speed): re-arm for real.
+        m_qtTimer.stop();
+        m_armedDeadline = TimePoint::max();
+        requestWake();
+    });
     m_debug = qEnvironmentVariableIntValue("LOOPSCOPE_DEBUG") == 1;
 }
 
@@ -175,6 +180,20 @@ void LoopCore::runOnce()
         return;
     Ref<LoopCore> keepAlive(this); // a callback may destroy the EventLoop object
     CurrentLoopScope current(m_owner);
+    if (m_paused) {
+        if (m_stepActive && m_stepKind != StepKind::Iteration) {
+            runOneStep();
+            return;
+        }
+        if (!m_stepActive) {
+            // Paused: nothing runs, but stop() must still end runForever().
+            if (m_stopping && m_nested) {
+                m_stopping = false;
+                m_nested->exit(0);
+            }
+            return;
+        }
+    }
     m_inIteration = true;
     ++m_iteration;
     const auto started =
@@ -200,6 +219,10 @@ void LoopCore::runOnce()
         emit(e);
     }
     m_inIteration = false;
+    if (m_stepActive && m_stepKind == StepKind::Iteration)
+        finishStep(PauseReason::StepDone, 0);
+    if (m_pauseRequested)
+        enterPause(m_requestedReason, m_requestedId);
 
     if (m_stopping && m_nested) {
         m_stopping = false;
@@ -265,7 +288,196 @@ void LoopCore::runReadySnapshot()
         Ref<HandleBase> h = m_ready.pop();
         if (!h->cancelled())
             runHandle(*h);
+        // A breakpoint (or pause() from a callback) stops between two callbacks; the rest
+        // stay queued, in order, for when the loop resumes.
+        if (m_pauseRequested)
+            break;
     }
+}
+
+// --- pause, step, breakpoints ---------------------------------------------------------
+
+void LoopCore::updateObserved() noexcept
+{
+    m_controlWatching = m_stepActive || !m_breakTasks.empty() || m_breakOnFailure || m_breakOnSlow;
+    // Breakpoints and steps need the events even with no observer attached.
+    m_observed = !m_observers.empty() || m_controlWatching;
+}
+
+void LoopCore::pause()
+{
+    checkThread("pause");
+    if (m_paused && !m_stepActive)
+        return;
+    if (m_inIteration) {
+        requestPause(PauseReason::Requested, 0);
+        return;
+    }
+    if (m_stepActive)
+        finishStep(PauseReason::Requested, 0);
+    else
+        enterPause(PauseReason::Requested, 0);
+}
+
+void LoopCore::resume()
+{
+    checkThread("resume");
+    m_pauseRequested = false;
+    if (!m_paused)
+        return;
+    m_paused = false;
+    m_stepActive = false;
+    updateObserved();
+    if (auto *scaled = dynamic_cast<ScaledClock *>(m_clock.get()))
+        scaled->resume();
+    if (m_observed) {
+        TraceEvent e;
+        e.kind = TraceEventKind::LoopResumed;
+        emit(e);
+    }
+    if (!isClosed()) {
+        m_qtTimer.stop();
+        m_armedDeadline = TimePoint::max();
+        requestWake();
+    }
+}
+
+void LoopCore::step(StepKind kind, std::uint64_t taskId)
+{
+    checkThread("step");
+    checkClosed("step");
+    if (!m_paused)
+        throw RuntimeError("step: the loop is not paused (call pause() first)");
+    if (m_stepActive)
+        throw RuntimeError("step: a step is already in progress");
+    if (kind == StepKind::TaskEvent && taskId == 0)
+        throw ValueError("step: StepKind::TaskEvent needs a task id");
+    m_stepActive = true;
+    m_stepKind = kind;
+    m_stepTask = taskId;
+    m_stepHit = false;
+    updateObserved();
+    // A step needs time to pass for timers to come due.
+    if (auto *scaled = dynamic_cast<ScaledClock *>(m_clock.get()))
+        scaled->resume();
+    m_qtTimer.stop();
+    m_armedDeadline = TimePoint::max();
+    requestWake();
+}
+
+void LoopCore::runOneStep()
+{
+    m_inIteration = true;
+    drainInbox();
+    if (m_ready.empty())
+        expireTimers(); // may jump a virtual clock to the next deadline
+    bool ranOne = false;
+    if (!(m_stepKind == StepKind::Timer && m_stepHit)) {
+        while (!m_ready.empty() && !ranOne) {
+            Ref<HandleBase> h = m_ready.pop();
+            if (h->cancelled())
+                continue;
+            runHandle(*h);
+            ranOne = true;
+        }
+    }
+    m_inIteration = false;
+
+    if (m_pauseRequested) {
+        // A breakpoint hit during the step wins: report it, not a plain step end.
+        finishStep(m_requestedReason, m_requestedId);
+    } else if ((m_stepKind == StepKind::Callback && ranOne) || m_stepHit) {
+        finishStep(PauseReason::StepDone, 0);
+    } else if (!m_ready.empty()) {
+        requestWake(); // one callback per Qt event: the UI stays live during long steps
+        return;
+    }
+    if (m_stopping && m_nested) {
+        m_stopping = false;
+        m_nested->exit(0);
+    }
+    if (!isClosed() && m_stepActive)
+        rearm(); // waiting for a timer or the inbox to bring the awaited event
+}
+
+void LoopCore::finishStep(PauseReason reason, std::uint64_t id)
+{
+    m_stepActive = false;
+    m_stepHit = false;
+    updateObserved();
+    enterPause(reason, id);
+}
+
+void LoopCore::requestPause(PauseReason reason, std::uint64_t id) noexcept
+{
+    if (m_pauseRequested)
+        return; // the first reason wins
+    m_pauseRequested = true;
+    m_requestedReason = reason;
+    m_requestedId = id;
+}
+
+void LoopCore::enterPause(PauseReason reason, std::uint64_t id) noexcept
+{
+    m_pauseRequested = false;
+    m_paused = true;
+    m_pauseReason = reason;
+    if (auto *scaled = dynamic_cast<ScaledClock *>(m_clock.get()))
+        scaled->pause();
+    if (m_observed) {
+        TraceEvent e;
+        e.kind = TraceEventKind::LoopPaused;
+        e.count = static_cast<std::uint64_t>(reason);
+        e.id = id;
+        emit(e);
+    }
+}
+
+void LoopCore::watchControl(const TraceEvent &e) noexcept
+{
+    const bool aboutTask = e.kind == TraceEventKind::TaskStepBegin
+            || e.kind == TraceEventKind::TaskStepEnd || e.kind == TraceEventKind::TaskDone
+            || e.kind == TraceEventKind::Wakeup || e.kind == TraceEventKind::TaskCreated;
+    if (m_stepActive) {
+        if (m_stepKind == StepKind::TaskEvent
+            && ((aboutTask && e.id == m_stepTask)
+                || (e.kind == TraceEventKind::HandleScheduled && e.task == m_stepTask)))
+            m_stepHit = true;
+        if (m_stepKind == StepKind::Timer && e.kind == TraceEventKind::TimerFired)
+            m_stepHit = true;
+    }
+    if (aboutTask && e.kind != TraceEventKind::TaskCreated
+        && std::find(m_breakTasks.begin(), m_breakTasks.end(), e.id) != m_breakTasks.end())
+        requestPause(PauseReason::TaskBreakpoint, e.id);
+    if (m_breakOnFailure && e.kind == TraceEventKind::TaskDone && e.status == DoneStatus::Failed)
+        requestPause(PauseReason::TaskFailed, e.id);
+    if (m_breakOnSlow && e.kind == TraceEventKind::HandleFinished && e.duration >= m_slowCallback)
+        requestPause(PauseReason::SlowCallback, e.id);
+}
+
+void LoopCore::addTaskBreakpoint(std::uint64_t taskId)
+{
+    if (std::find(m_breakTasks.begin(), m_breakTasks.end(), taskId) == m_breakTasks.end())
+        m_breakTasks.push_back(taskId);
+    updateObserved();
+}
+
+void LoopCore::removeTaskBreakpoint(std::uint64_t taskId)
+{
+    std::erase(m_breakTasks, taskId);
+    updateObserved();
+}
+
+void LoopCore::setBreakOnTaskFailure(bool enabled)
+{
+    m_breakOnFailure = enabled;
+    updateObserved();
+}
+
+void LoopCore::setBreakOnSlowCallback(bool enabled)
+{
+    m_breakOnSlow = enabled;
+    updateObserved();
 }
 
 void LoopCore::runHandle(HandleBase &handle) noexcept
@@ -529,6 +741,8 @@ void LoopCore::timerCancelled(const HandleBase &handle) noexcept
 void LoopCore::emit(TraceEvent &event) noexcept
 {
     event.time = m_clock->now();
+    if (m_controlWatching)
+        watchControl(event);
     // Index loop: an observer may remove itself (or add another) while being called.
     for (std::size_t i = 0; i < m_observers.size(); ++i) {
         LoopObserver *observer = m_observers[i];
@@ -551,14 +765,14 @@ void LoopCore::addObserver(LoopObserver *observer)
         throw ValueError("addObserver: the observer is null");
     if (std::find(m_observers.begin(), m_observers.end(), observer) == m_observers.end())
         m_observers.push_back(observer);
-    m_observed = true;
+    updateObserved();
 }
 
 void LoopCore::removeObserver(LoopObserver *observer)
 {
     checkThread("removeObserver");
     std::erase(m_observers, observer);
-    m_observed = !m_observers.empty();
+    updateObserved();
 }
 
 // --- errors ---------------------------------------------------------------------------
@@ -728,6 +942,51 @@ void EventLoop::setExecutorMaxThreads(int count)
 int EventLoop::executorMaxThreads() const
 {
     return d->executorMaxThreads();
+}
+
+void EventLoop::pause()
+{
+    d->pause();
+}
+
+void EventLoop::resume()
+{
+    d->resume();
+}
+
+bool EventLoop::isPaused() const
+{
+    return d->isPaused();
+}
+
+PauseReason EventLoop::pauseReason() const
+{
+    return d->pauseReason();
+}
+
+void EventLoop::step(StepKind kind, std::uint64_t taskId)
+{
+    d->step(kind, taskId);
+}
+
+void EventLoop::addTaskBreakpoint(std::uint64_t taskId)
+{
+    d->addTaskBreakpoint(taskId);
+}
+
+void EventLoop::removeTaskBreakpoint(std::uint64_t taskId)
+{
+    d->removeTaskBreakpoint(taskId);
+}
+
+void EventLoop::setBreakOnTaskFailure(bool enabled)
+{
+    d->setBreakOnTaskFailure(enabled);
+}
+
+void EventLoop::setBreakOnSlowCallback(bool enabled)
+{
+    d->setBreakOnSlowCallback(enabled);
 }
 
 void EventLoop::addObserver(LoopObserver *observer)

@@ -96,6 +96,17 @@ public:
     void setExecutorMaxThreads(int count);
     int executorMaxThreads() const;
 
+    // Pause, step, breakpoints.
+    void pause();
+    void resume();
+    bool isPaused() const noexcept { return m_paused; }
+    PauseReason pauseReason() const noexcept { return m_pauseReason; }
+    void step(StepKind kind, std::uint64_t taskId);
+    void addTaskBreakpoint(std::uint64_t taskId);
+    void removeTaskBreakpoint(std::uint64_t taskId);
+    void setBreakOnTaskFailure(bool enabled);
+    void setBreakOnSlowCallback(bool enabled);
+
     // Debug mode.
     void setDebug(bool enabled) noexcept { m_debug = enabled; }
     bool debug() const noexcept { return m_debug; }
@@ -124,6 +135,13 @@ private:
 
     void requestWake();
     void armQtTimer(TimePoint deadline);
+
+    void updateObserved() noexcept;
+    void runOneStep();
+    void finishStep(PauseReason reason, std::uint64_t id);
+    void requestPause(PauseReason reason, std::uint64_t id) noexcept;
+    void enterPause(PauseReason reason, std::uint64_t id) noexcept;
+    void watchControl(const TraceEvent &event) noexcept;
     void shutdownExecutor();
 
     EventLoop *m_owner;
@@ -163,6 +181,21 @@ private:
     std::uint64_t m_lastJobId = 0;
     std::uint64_t m_runningHandle = 0;
     bool m_observed = false;
+    bool m_controlWatching = false;
+
+    // Pause/step/breakpoint state.
+    std::vector<std::uint64_t> m_breakTasks;
+    std::uint64_t m_stepTask = 0;
+    std::uint64_t m_requestedId = 0;
+    StepKind m_stepKind = StepKind::Callback;
+    PauseReason m_pauseReason = PauseReason::Requested;
+    PauseReason m_requestedReason = PauseReason::Requested;
+    bool m_paused = false;
+    bool m_stepActive = false;
+    bool m_stepHit = false;
+    bool m_pauseRequested = false;
+    bool m_breakOnFailure = false;
+    bool m_breakOnSlow = false;
     Duration m_slowCallback = std::chrono::milliseconds(100);
     bool m_debug = false;
 };

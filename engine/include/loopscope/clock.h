@@ -87,6 +87,39 @@ private:
 };
 
 /*!
+ * Real time slowed down or sped up (0.1x ... 10x), for watching a loop in slow motion. The
+ * factor can change while the loop runs and the clock can be paused; time never jumps or
+ * goes backwards across either. Loop thread only (post changes with callSoonThreadsafe).
+ */
+class ScaledClock final : public Clock
+{
+public:
+    static constexpr double kMinFactor = 0.1;
+    static constexpr double kMaxFactor = 10.0;
+
+    //! Throws ValueError unless \a factor is within [kMinFactor, kMaxFactor].
+    explicit ScaledClock(double factor = 1.0);
+
+    TimePoint now() const override;
+    //! Real time to wait: (deadline - now) / factor; negative (no timer) while paused.
+    Duration realTimeUntil(TimePoint deadline) const override;
+
+    double factor() const { return m_factor; }
+    //! Changes the speed from now on; throws ValueError outside [0.1, 10] (NaN included).
+    void setFactor(double factor);
+    //! Stops time (the loop's timers wait) until resume().
+    void pause();
+    void resume();
+    bool isPaused() const { return m_paused; }
+
+private:
+    std::chrono::steady_clock::time_point m_anchorReal;
+    TimePoint m_anchorScaled{};
+    double m_factor;
+    bool m_paused = false;
+};
+
+/*!
  * Deterministic time for tests and step-by-step teaching: time stands still until advance()
  * is called, or (with autoAdvance, the default) jumps straight to the next timer deadline
  * whenever the loop has nothing ready to run and no executor job in flight.

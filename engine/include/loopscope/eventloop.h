@@ -21,6 +21,10 @@
 namespace loopscope {
 
 class LoopObserver;
+enum class PauseReason : std::uint8_t;
+
+//! What step() runs before pausing again.
+enum class StepKind : std::uint8_t { Callback, Iteration, TaskEvent, Timer };
 
 namespace detail {
 
@@ -305,6 +309,33 @@ public:
     //! Maximum executor threads (default: min(32, ideal thread count + 4), as Python).
     void setExecutorMaxThreads(int count);
     int executorMaxThreads() const;
+
+    // --- pause, step, breakpoints -----------------------------------------------------
+
+    /*!
+     * Pauses the loop: no ready callback runs until resume() (Qt events keep flowing, and a
+     * ScaledClock or VirtualClock stands still). Called from a callback, it takes effect
+     * once that callback returns; the rest of the iteration stays queued, in order.
+     */
+    void pause();
+    void resume();
+    bool isPaused() const;
+    //! Why the loop last paused.
+    PauseReason pauseReason() const;
+    /*!
+     * While paused, runs until: one callback ran (Callback), one iteration ran (Iteration),
+     * task \a taskId had an event (TaskEvent: scheduled, stepped, woken, done), or a timer
+     * fired (Timer: it is then the next ready callback). Then pauses again (reason StepDone)
+     * and tells observers. Throws RuntimeError when not paused or already stepping.
+     */
+    void step(StepKind kind, std::uint64_t taskId = 0);
+    //! Pause whenever task \a taskId changes state (steps, waits, wakes, ends).
+    void addTaskBreakpoint(std::uint64_t taskId);
+    void removeTaskBreakpoint(std::uint64_t taskId);
+    //! Pause when any task fails.
+    void setBreakOnTaskFailure(bool enabled);
+    //! Pause after a callback that ran longer than slowCallbackDuration().
+    void setBreakOnSlowCallback(bool enabled);
 
     // --- observers --------------------------------------------------------------------
 
