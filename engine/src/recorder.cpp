@@ -1,0 +1,958 @@
+#include "loopscope/recorder.h"
+
+#include "chrometrace_p.h"
+#include "eventring_p.h"
+#include "stringtable_p.h"
+
+#include <QSaveFile>
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cmath>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+
+namespace loopscope {
+
+// --- DurationHistogram ----------------------------------------------------------------
+
+int DurationHistogram::bucketFor(Duration d) noexcept
+{
+    const auto v = std::uint64_t(std::max<Duration::rep>(d.count(), 0));
+    if (v < 4)
+        return int(v);
+    // Four buckets per power of two: the two bits below the leading one pick the quarter.
+    const int msb = std::bit_width(v) - 1;
+    const int sub = int((v >> (msb - 2)) & 3);
+    return 4 * (msb - 1) + sub;
+}
+
+Duration DurationHistogram::bucketLowerBound(int index) noexcept
+{
+    if (index < 4)
+        return Duration(std::max(index, 0));
+    const int msb = index / 4 + 1;
+    const int sub = index % 4;
+    return Duration(Duration::rep(4 + sub) << (msb - 2));
+}
+
+Duration DurationHistogram::bucketUpperBound(int index) noexcept
+{
+    return index + 1 < kBucketCount ? bucketLowerBound(index + 1) : Duration::max();
+}
+
+void DurationHistogram::add(Duration d) noexcept
+{
+    const Duration::rep v = std::max<Duration::rep>(d.count(), 0);
+    ++m_buckets[std::size_t(bucketFor(d))];
+    ++m_count;
+    m_sum += v;
+    m_max = std::max(m_max, v);
+}
+
+Duration DurationHistogram::mean() const noexcept
+{
+    return m_count ? Duration(m_sum / std::int64_t(m_count)) : Duration::zero();
+}
+
+Duration DurationHistogram::quantile(double q) const noexcept
+{
+    if (!m_count)
+        return Duration::zero();
+    const auto rank =
+            std::clamp<std::uint64_t>(std::uint64_t(std::ceil(q * double(m_count))), 1, m_count);
+    std::uint64_t seen = 0;
+    for (int i = 0; i < kBucketCount; ++i) {
+        seen += m_buckets[std::size_t(i)];
+        if (seen >= rank)
+            return std::min(bucketUpperBound(i), max());
+    }
+    return max();
+}
+
+// --- names ----------------------------------------------------------------------------
+
+const char *taskStateName(TaskStats::State state)
+{
+    using S = TaskStats::State;
+    switch (state) {
+    case S::Created:
+        return "created";
+    case S::Scheduled:
+        return "scheduled";
+    case S::Running:
+        return "running";
+    case S::Waiting:
+        return "waiting";
+    case S::Finished:
+        return "finished";
+    case S::Cancelled:
+        return "cancelled";
+    case S::Failed:
+        return "failed";
+    case S::Destroyed:
+        return "destroyed";
+    }
+    return "unknown";
+}
+
+const char *lintKindName(LintKind kind)
+{
+    switch (kind) {
+    case LintKind::ExceptionNeverRetrieved:
+        return "exceptionNeverRetrieved";
+    case LintKind::DestroyedPending:
+        return "destroyedPending";
+    case LintKind::SlowCallback:
+        return "slowCallback";
+    case LintKind::BlockedLoop:
+        return "blockedLoop";
+    case LintKind::BusyPolling:
+        return "busyPolling";
+    case LintKind::UnawaitedFuture:
+        return "unawaitedFuture";
+    case LintKind::TimerDrift:
+        return "timerDrift";
+    }
+    return "unknown";
+}
+
+// --- TraceRecorder::Private -----------------------------------------------------------
+
+namespace {
+
+std::int64_t nanos(TimePoint t)
+{
+    return t.time_since_epoch().count();
+}
+
+QString millis(Duration d)
+{
+    return QString::number(toSeconds(d) * 1000.0, 'f', 3) + QStringLiteral(" ms");
+}
+
+//! "#123" after \a prefix in \a text (as EventLoop's describe() strings put it), else 0.
+std::uint64_t idAfter(const QString &text, QLatin1String prefix)
+{
+    const qsizetype at = text.indexOf(prefix);
+    if (at < 0)
+        return 0;
+    qsizetype i = at + prefix.size();
+    std::uint64_t id = 0;
+    while (i < text.size() && text.at(i).isDigit())
+        id = id * 10 + std::uint64_t(text.at(i++).digitValue());
+    return id;
+}
+
+struct TaskRecord
+{
+    TaskStats stats;
+    //! When the task's next step was scheduled while a step ran (a yield, or an await of
+    //! something already done); -1: not this step.
+    std::int64_t scheduledDuringStep = -1;
+};
+
+struct UnawaitedFuture
+{
+    FutureKind kind = FutureKind::Plain;
+    std::uint64_t task = 0;
+    std::int64_t createdNs = 0;
+};
+
+} // namespace
+
+class TraceRecorder::Private
+{
+public:
+    explicit Private(RecorderOptions o)
+        : options(o),
+          ring(o.capacity),
+          strings(o.stringCapacity, o.maxStringLength, ring.capacity())
+    {
+        options.capacity = ring.capacity();
+        options.stringCapacity =
+                std::clamp<std::size_t>(o.stringCapacity, 1, detail::StringTable::kMaxCapacity);
+        live.reserve(1024);
+    }
+
+    RecordedEvent compact(const TraceEvent &e, std::uint64_t pos);
+
+    // Aggregates: statsMutex held.
+    void update(const TraceEvent &e, const RecordedEvent &r);
+    void callbackFinished(const TraceEvent &e, std::int64_t now);
+    void taskCreated(const TraceEvent &e, const RecordedEvent &r, std::int64_t now);
+    void taskScheduled(std::uint64_t id, std::int64_t now);
+    void stepBegin(const TraceEvent &e, std::int64_t now);
+    void stepEnd(const TraceEvent &e, std::int64_t now);
+    void taskDone(const TraceEvent &e, std::int64_t now);
+    void trackFuture(const TraceEvent &e, std::int64_t now);
+    void destroyPending(std::uint64_t id, const QString &fallback);
+    void retire(TaskStats stats);
+    TaskRecord *findLive(std::uint64_t id)
+    {
+        // A step's events come in a run for one task (scheduled, begin, end): one lookup.
+        if (id == cachedId && cachedRecord)
+            return cachedRecord;
+        const auto it = live.find(id);
+        cachedId = id;
+        cachedRecord = it == live.end() ? nullptr : &it->second;
+        return cachedRecord;
+    }
+    void eraseLive(std::unordered_map<std::uint64_t, TaskRecord>::iterator it)
+    {
+        if (it->first == cachedId)
+            cachedRecord = nullptr;
+        live.erase(it);
+    }
+    //! False for events that change no aggregate: the loop thread skips the lock for them.
+    static bool touchesAggregates(const TraceEvent &e)
+    {
+        switch (e.kind) {
+        case TraceEventKind::HandleStarted:
+        case TraceEventKind::Wakeup:
+        case TraceEventKind::ExecutorJobStarted:
+            return false;
+        case TraceEventKind::HandleScheduled:
+            return e.handleKind == HandleKind::TaskStep && e.task;
+        default:
+            return true;
+        }
+    }
+    std::int64_t lastEventTime() const
+    {
+        return std::max<std::int64_t>(lastEventNs.load(std::memory_order_relaxed), 0);
+    }
+    const TaskStats *findAny(std::uint64_t id) const;
+    QString taskLabel(std::uint64_t id) const;
+    void addLint(LintKind kind, std::uint64_t task, std::uint64_t id, std::int64_t timeNs,
+                 Duration duration, QString message);
+    std::vector<Lint> busyPollingLints() const;
+    bool isBusyPolling(const TaskStats &t) const
+    {
+        return t.waits == 0 && t.yields >= options.busyPollingMinYields
+                && options.busyPollingMinYields > 0;
+    }
+
+    RecorderOptions options;
+    detail::EventRing ring;
+    detail::StringTable strings;
+
+    // Consumer side of the ring; the producer never takes this.
+    mutable std::mutex consumerMutex;
+    std::uint64_t readPos = 0;
+    std::uint64_t dropped = 0;
+
+    // Aggregates: written by the loop thread, read by anyone, all under statsMutex.
+    mutable std::mutex statsMutex;
+    std::unordered_map<std::uint64_t, TaskRecord> live;
+    std::deque<TaskStats> finished;
+    std::map<std::uint64_t, UnawaitedFuture> unawaited; // ordered: oldest evicted first
+    LoopStats loop;
+    std::array<std::deque<Lint>, kLintKindCount> lints;
+    std::array<std::uint64_t, kLintKindCount> lintCounts{};
+    // Written by the loop thread for every event, without the lock.
+    std::atomic<std::int64_t> firstEventNs{ -1 };
+    std::atomic<std::int64_t> lastEventNs{ -1 };
+    std::uint64_t cachedId = 0;
+    TaskRecord *cachedRecord = nullptr; // into live: node pointers survive rehashing
+    std::int64_t windowStart = -1;
+    std::uint64_t windowCallbacks = 0;
+    bool closeNoted = false;
+};
+
+RecordedEvent TraceRecorder::Private::compact(const TraceEvent &e, std::uint64_t pos)
+{
+    using K = TraceEventKind;
+    RecordedEvent r;
+    r.time = nanos(e.time);
+    r.kind = e.kind;
+    r.handleKind = e.handleKind;
+    r.futureKind = e.futureKind;
+    r.status = e.status;
+    r.failed = e.failed;
+    r.id = e.id;
+    r.related = e.related;
+    switch (e.kind) {
+    case K::IterationBegin:
+    case K::IterationEnd:
+        r.aux = e.count;
+        r.related = e.count2;
+        r.duration = e.duration.count();
+        break;
+    case K::HandleScheduled:
+        r.aux = e.task;
+        r.location = strings.internLocation(e.location, pos);
+        break;
+    case K::HandleStarted:
+    case K::HandleFinished:
+        r.aux = e.task;
+        r.duration = e.duration.count();
+        break;
+    case K::TimerArmed:
+        r.duration = (e.when - e.time).count();
+        r.location = strings.internLocation(e.location, pos);
+        break;
+    case K::TimerCancelled:
+        r.duration = (e.when - e.time).count();
+        break;
+    case K::FutureCreated:
+    case K::FutureDone:
+    case K::FutureCancelled:
+    case K::FutureFailed:
+        r.aux = e.task;
+        r.text = strings.internText(e.text, pos);
+        break;
+    case K::TaskCreated:
+        r.aux = e.parent;
+        r.text = strings.internText(e.text, pos);
+        r.location = strings.internLocation(e.location, pos);
+        break;
+    case K::TaskStepBegin:
+    case K::TaskStepEnd:
+        r.aux = e.count;
+        r.duration = e.duration.count();
+        break;
+    case K::TaskDone:
+        r.text = strings.internText(e.text, pos);
+        break;
+    case K::ExecutorJobQueued:
+        r.location = strings.internLocation(e.location, pos);
+        break;
+    case K::ExecutorJobStarted:
+    case K::ExecutorJobFinished:
+        r.aux = std::uint64_t(reinterpret_cast<std::uintptr_t>(e.thread));
+        r.duration = e.duration.count();
+        break;
+    default:
+        // TimerFired, Wakeup, LoopPaused/Resumed and kinds added later: the generic fields.
+        r.aux = e.count;
+        r.duration = e.duration.count();
+        break;
+    }
+    return r;
+}
+
+void TraceRecorder::Private::update(const TraceEvent &e, const RecordedEvent &r)
+{
+    using K = TraceEventKind;
+    const std::int64_t now = r.time;
+    switch (e.kind) {
+    case K::IterationBegin:
+        ++loop.iterations;
+        loop.readyAtLastIteration = e.count;
+        loop.timersAtLastIteration = e.count2;
+        break;
+    case K::IterationEnd:
+        loop.totalIterationTime += e.duration;
+        loop.maxIteration = std::max(loop.maxIteration, e.duration);
+        if (e.duration > options.blockedLoopThreshold)
+            addLint(LintKind::BlockedLoop, 0, e.id, now, e.duration,
+                    QStringLiteral("Iteration %1 blocked the loop for %2")
+                            .arg(e.id)
+                            .arg(millis(e.duration)));
+        break;
+    case K::HandleScheduled:
+        if (e.handleKind == HandleKind::TaskStep && e.task)
+            taskScheduled(e.task, now);
+        break;
+    case K::HandleFinished:
+        callbackFinished(e, now);
+        break;
+    case K::TimerArmed:
+        ++loop.timersArmed;
+        break;
+    case K::TimerFired:
+        ++loop.timersFired;
+        loop.timerLateness.add(e.duration);
+        if (e.duration > options.timerDriftThreshold)
+            addLint(LintKind::TimerDrift, 0, e.id, now, e.duration,
+                    QStringLiteral("Timer #%1 fired %2 late").arg(e.id).arg(millis(e.duration)));
+        break;
+    case K::TimerCancelled:
+        ++loop.timersCancelled;
+        break;
+    case K::FutureCreated:
+        ++loop.futuresCreated;
+        // A task's own future is covered by DestroyedPending.
+        if (e.futureKind != FutureKind::Task)
+            trackFuture(e, now);
+        break;
+    case K::FutureDone:
+    case K::FutureCancelled:
+    case K::FutureFailed:
+        unawaited.erase(e.id);
+        break;
+    case K::TaskCreated:
+        taskCreated(e, r, now);
+        break;
+    case K::TaskStepBegin:
+        stepBegin(e, now);
+        break;
+    case K::TaskStepEnd:
+        stepEnd(e, now);
+        break;
+    case K::TaskDone:
+        taskDone(e, now);
+        break;
+    case K::ExecutorJobQueued:
+        ++loop.executorJobsQueued;
+        break;
+    case K::ExecutorJobFinished:
+        ++loop.executorJobsFinished;
+        loop.executorBusy += e.duration;
+        break;
+    case K::LoopPaused:
+        loop.paused = true;
+        ++loop.pauses;
+        break;
+    case K::LoopResumed:
+        loop.paused = false;
+        break;
+    default:
+        break;
+    }
+}
+
+void TraceRecorder::Private::callbackFinished(const TraceEvent &e, std::int64_t now)
+{
+    ++loop.callbacks;
+    if (e.failed)
+        ++loop.failedCallbacks;
+    loop.callbackDurations.add(e.duration);
+    if (windowStart < 0)
+        windowStart = now;
+    ++windowCallbacks;
+    constexpr std::int64_t kWindow = 1'000'000'000;
+    if (now - windowStart >= kWindow) {
+        loop.callbacksPerSecond = double(windowCallbacks) / (double(now - windowStart) / 1e9);
+        windowStart = now;
+        windowCallbacks = 0;
+    }
+    if (e.duration > options.slowCallbackThreshold) {
+        QString what = e.handleKind == HandleKind::TaskStep && e.task
+                ? QStringLiteral("a step of %1").arg(taskLabel(e.task))
+                : QStringLiteral("%1 callback #%2")
+                          .arg(QLatin1String(handleKindName(e.handleKind)))
+                          .arg(e.id);
+        addLint(LintKind::SlowCallback, e.task, e.id, now, e.duration,
+                QStringLiteral("Executing %1 took %2").arg(what, millis(e.duration)));
+    }
+}
+
+void TraceRecorder::Private::taskCreated(const TraceEvent &e, const RecordedEvent &r,
+                                         std::int64_t now)
+{
+    ++loop.tasksCreated;
+    if (live.size() >= options.maxLiveTasks) {
+        ++loop.untrackedTasks;
+        return;
+    }
+    TaskRecord rec;
+    TaskStats &s = rec.stats;
+    s.id = e.id;
+    s.futureId = e.related;
+    s.parent = e.parent;
+    s.name = e.text;
+    // Shares the interned string when there is one (the same site creates many tasks).
+    s.location = r.location ? strings.producerString(r.location)
+                            : detail::StringTable::formatLocation(e.location);
+    s.createdNs = now;
+    s.stateSinceNs = now;
+    live.insert_or_assign(e.id, std::move(rec));
+}
+
+void TraceRecorder::Private::taskScheduled(std::uint64_t id, std::int64_t now)
+{
+    TaskRecord *rec = findLive(id);
+    if (!rec)
+        return;
+    TaskStats &s = rec->stats;
+    using S = TaskStats::State;
+    switch (s.state) {
+    case S::Running:
+        // It scheduled its own next step (sleep(0)) or awaited something already done; it
+        // becomes ready when the step ends.
+        if (rec->scheduledDuringStep < 0)
+            rec->scheduledDuringStep = now;
+        break;
+    case S::Waiting:
+        s.waiting += Duration(now - s.stateSinceNs);
+        s.waitingOn = 0;
+        [[fallthrough]];
+    case S::Created:
+        s.state = S::Scheduled;
+        s.stateSinceNs = now;
+        break;
+    default:
+        break;
+    }
+}
+
+void TraceRecorder::Private::stepBegin(const TraceEvent &e, std::int64_t now)
+{
+    ++loop.taskSteps;
+    TaskRecord *rec = findLive(e.id);
+    if (!rec) {
+        // Attached after the task was created: track it from here on.
+        if (live.size() >= options.maxLiveTasks)
+            return;
+        TaskRecord fresh;
+        fresh.stats.id = e.id;
+        fresh.stats.name = QStringLiteral("Task-%1").arg(e.id);
+        fresh.stats.createdNs = now;
+        fresh.stats.stateSinceNs = now;
+        fresh.stats.state = TaskStats::State::Scheduled;
+        rec = &live.insert_or_assign(e.id, std::move(fresh)).first->second;
+    }
+    TaskStats &s = rec->stats;
+    if (s.state == TaskStats::State::Scheduled || s.state == TaskStats::State::Created)
+        s.scheduled += Duration(now - s.stateSinceNs);
+    if (s.firstStepNs < 0) {
+        s.firstStepNs = now;
+        s.firstStepDelay = Duration(now - s.createdNs);
+    }
+    s.state = TaskStats::State::Running;
+    s.stateSinceNs = now;
+    s.steps = std::max<std::uint64_t>(s.steps + 1, e.count);
+    rec->scheduledDuringStep = -1;
+}
+
+void TraceRecorder::Private::stepEnd(const TraceEvent &e, std::int64_t now)
+{
+    loop.stepDurations.add(e.duration);
+    if (e.related)
+        unawaited.erase(e.related); // somebody awaits it now
+    TaskRecord *rec = findLive(e.id);
+    if (!rec)
+        return;
+    TaskStats &s = rec->stats;
+    s.busy += e.duration;
+    if (e.related)
+        ++s.waits;
+    if (rec->scheduledDuringStep >= 0) {
+        if (!e.related)
+            ++s.yields;
+        s.state = TaskStats::State::Scheduled;
+        s.stateSinceNs = rec->scheduledDuringStep;
+        s.waitingOn = 0;
+    } else {
+        // Suspended; with related == 0 either its last step (TaskDone follows at once) or
+        // an await the trace cannot name.
+        s.state = TaskStats::State::Waiting;
+        s.stateSinceNs = now;
+        s.waitingOn = e.related;
+        s.waitingOnKind = e.futureKind;
+    }
+    rec->scheduledDuringStep = -1;
+}
+
+void TraceRecorder::Private::taskDone(const TraceEvent &e, std::int64_t now)
+{
+    switch (e.status) {
+    case DoneStatus::Finished:
+        ++loop.tasksFinished;
+        break;
+    case DoneStatus::Cancelled:
+        ++loop.tasksCancelled;
+        break;
+    case DoneStatus::Failed:
+        ++loop.tasksFailed;
+        break;
+    }
+    const auto it = live.find(e.id);
+    if (it == live.end())
+        return;
+    TaskStats s = std::move(it->second.stats);
+    eraseLive(it);
+    using S = TaskStats::State;
+    if (s.state == S::Scheduled || s.state == S::Created)
+        s.scheduled += Duration(now - s.stateSinceNs); // cancelled before its first step
+    else if (s.state == S::Waiting)
+        s.waiting += Duration(now - s.stateSinceNs);
+    s.state = e.status == DoneStatus::Finished  ? S::Finished
+            : e.status == DoneStatus::Cancelled ? S::Cancelled
+                                                : S::Failed;
+    s.status = e.status;
+    s.resultText = e.text;
+    s.doneNs = now;
+    s.stateSinceNs = now;
+    s.waitingOn = 0;
+    retire(std::move(s));
+}
+
+void TraceRecorder::Private::retire(TaskStats stats)
+{
+    if (options.retainedFinishedTasks == 0)
+        return;
+    finished.push_back(std::move(stats));
+    while (finished.size() > options.retainedFinishedTasks)
+        finished.pop_front();
+}
+
+void TraceRecorder::Private::trackFuture(const TraceEvent &e, std::int64_t now)
+{
+    if (options.maxUnawaitedFutures == 0)
+        return;
+    unawaited.insert_or_assign(e.id, UnawaitedFuture{ e.futureKind, e.task, now });
+    while (unawaited.size() > options.maxUnawaitedFutures) {
+        unawaited.erase(unawaited.begin());
+        ++loop.untrackedFutures;
+    }
+}
+
+void TraceRecorder::Private::destroyPending(std::uint64_t id, const QString &fallback)
+{
+    const std::int64_t now = lastEventTime();
+    const auto it = live.find(id);
+    if (it == live.end()) {
+        addLint(LintKind::DestroyedPending, id, 0, now, {}, fallback);
+        ++loop.tasksDestroyedPending;
+        return;
+    }
+    QString message = QStringLiteral("Task was destroyed but it is pending: %1").arg(taskLabel(id));
+    TaskStats s = std::move(it->second.stats);
+    eraseLive(it);
+    if (s.state == TaskStats::State::Waiting && s.waitingOn)
+        message += QStringLiteral(", waiting on %1 #%2")
+                           .arg(QLatin1String(futureKindName(s.waitingOnKind)))
+                           .arg(s.waitingOn);
+    s.state = TaskStats::State::Destroyed;
+    s.doneNs = now;
+    s.stateSinceNs = now;
+    ++loop.tasksDestroyedPending;
+    addLint(LintKind::DestroyedPending, id, s.futureId, now, {}, message);
+    retire(std::move(s));
+}
+
+const TaskStats *TraceRecorder::Private::findAny(std::uint64_t id) const
+{
+    if (const auto it = live.find(id); it != live.end())
+        return &it->second.stats;
+    // Recently finished tasks are at the back.
+    for (auto it = finished.rbegin(); it != finished.rend(); ++it)
+        if (it->id == id)
+            return &*it;
+    return nullptr;
+}
+
+QString TraceRecorder::Private::taskLabel(std::uint64_t id) const
+{
+    const TaskStats *t = findAny(id);
+    if (!t || t->name.isEmpty())
+        return QStringLiteral("Task #%1").arg(id);
+    QString label = QStringLiteral("task '%1' (#%2)").arg(t->name).arg(id);
+    if (!t->location.isEmpty())
+        label += QStringLiteral(" created at ") + t->location;
+    return label;
+}
+
+void TraceRecorder::Private::addLint(LintKind kind, std::uint64_t task, std::uint64_t id,
+                                     std::int64_t timeNs, Duration duration, QString message)
+{
+    const auto k = std::size_t(kind);
+    ++lintCounts[k];
+    if (options.maxLintsPerKind == 0)
+        return;
+    lints[k].push_back(Lint{ kind, task, id, timeNs, duration, std::move(message) });
+    while (lints[k].size() > options.maxLintsPerKind)
+        lints[k].pop_front();
+}
+
+std::vector<Lint> TraceRecorder::Private::busyPollingLints() const
+{
+    std::vector<Lint> out;
+    auto check = [&](const TaskStats &t) {
+        if (!isBusyPolling(t))
+            return;
+        out.push_back(Lint{ LintKind::BusyPolling, t.id, 0, t.stateSinceNs, t.busy,
+                            QStringLiteral("%1 yielded %2 times with sleep(0) and never awaited "
+                                           "anything: it is busy-polling the loop")
+                                    .arg(taskLabel(t.id))
+                                    .arg(t.yields) });
+    };
+    std::vector<const TaskStats *> liveSorted;
+    for (const auto &[id, rec] : live)
+        liveSorted.push_back(&rec.stats);
+    std::sort(liveSorted.begin(), liveSorted.end(),
+              [](const TaskStats *a, const TaskStats *b) { return a->id < b->id; });
+    for (const TaskStats *t : liveSorted)
+        check(*t);
+    for (const TaskStats &t : finished)
+        check(t);
+    return out;
+}
+
+// --- TraceRecorder --------------------------------------------------------------------
+
+TraceRecorder::TraceRecorder(RecorderOptions options) : d(std::make_unique<Private>(options)) { }
+
+TraceRecorder::~TraceRecorder() = default;
+
+const RecorderOptions &TraceRecorder::options() const noexcept
+{
+    return d->options;
+}
+
+void TraceRecorder::onEvent(const TraceEvent &event)
+{
+    const RecordedEvent r = d->compact(event, d->ring.nextPosition());
+    d->ring.push(r);
+    // Only the loop thread writes these: plain stores, no read-modify-write.
+    if (d->firstEventNs.load(std::memory_order_relaxed) < 0)
+        d->firstEventNs.store(r.time, std::memory_order_relaxed);
+    d->lastEventNs.store(r.time, std::memory_order_relaxed);
+    if (!Private::touchesAggregates(event))
+        return;
+    std::lock_guard lock(d->statsMutex);
+    d->update(event, r);
+}
+
+std::size_t TraceRecorder::drain(std::vector<RecordedEvent> &out)
+{
+    std::lock_guard lock(d->consumerMutex);
+    const std::uint64_t head = d->ring.published();
+    const std::uint64_t capacity = d->ring.capacity();
+    std::uint64_t pos = d->readPos;
+    if (head - pos > capacity) {
+        d->dropped += head - capacity - pos;
+        pos = head - capacity;
+    }
+    out.reserve(out.size() + std::size_t(head - pos));
+    std::size_t received = 0;
+    RecordedEvent e;
+    for (; pos < head; ++pos) {
+        if (d->ring.read(pos, e)) {
+            out.push_back(e);
+            ++received;
+        } else {
+            ++d->dropped; // overwritten while we read
+        }
+    }
+    d->readPos = head;
+    return received;
+}
+
+std::vector<RecordedEvent> TraceRecorder::snapshot() const
+{
+    const std::uint64_t head = d->ring.published();
+    const std::uint64_t capacity = d->ring.capacity();
+    std::vector<RecordedEvent> out;
+    std::uint64_t pos = head > capacity ? head - capacity : 0;
+    out.reserve(std::size_t(head - pos));
+    RecordedEvent e;
+    for (; pos < head; ++pos)
+        if (d->ring.read(pos, e))
+            out.push_back(e);
+    return out;
+}
+
+std::size_t TraceRecorder::capacity() const noexcept
+{
+    return d->ring.capacity();
+}
+
+std::uint64_t TraceRecorder::producedEvents() const noexcept
+{
+    return d->ring.published();
+}
+
+std::uint64_t TraceRecorder::droppedEvents() const
+{
+    std::lock_guard lock(d->consumerMutex);
+    const std::uint64_t unread = d->ring.published() - d->readPos;
+    const std::uint64_t capacity = d->ring.capacity();
+    return d->dropped + (unread > capacity ? unread - capacity : 0);
+}
+
+QString TraceRecorder::stringAt(std::uint32_t index) const
+{
+    return d->strings.at(index);
+}
+
+std::size_t TraceRecorder::stringCount() const
+{
+    return d->strings.size();
+}
+
+std::uint64_t TraceRecorder::droppedStrings() const
+{
+    return d->strings.dropped();
+}
+
+std::vector<TaskStats> TraceRecorder::tasks() const
+{
+    std::lock_guard lock(d->statsMutex);
+    std::vector<TaskStats> out;
+    out.reserve(d->live.size() + d->finished.size());
+    for (const auto &[id, rec] : d->live)
+        out.push_back(rec.stats);
+    std::sort(out.begin(), out.end(),
+              [](const TaskStats &a, const TaskStats &b) { return a.id < b.id; });
+    out.insert(out.end(), d->finished.begin(), d->finished.end());
+    return out;
+}
+
+std::optional<TaskStats> TraceRecorder::task(std::uint64_t taskId) const
+{
+    std::lock_guard lock(d->statsMutex);
+    if (const TaskStats *t = d->findAny(taskId))
+        return *t;
+    return std::nullopt;
+}
+
+LoopStats TraceRecorder::loopStats() const
+{
+    std::lock_guard lock(d->statsMutex);
+    LoopStats s = d->loop;
+    s.liveTasks = d->live.size();
+    s.firstEventNs = d->firstEventNs.load(std::memory_order_relaxed);
+    s.lastEventNs = d->lastEventNs.load(std::memory_order_relaxed);
+    const std::int64_t span = s.lastEventNs - s.firstEventNs;
+    s.meanCallbacksPerSecond = span > 0 ? double(s.callbacks) / (double(span) / 1e9) : 0.0;
+    return s;
+}
+
+std::vector<Lint> TraceRecorder::lints() const
+{
+    std::lock_guard lock(d->statsMutex);
+    std::vector<Lint> out;
+    for (const auto &kept : d->lints)
+        out.insert(out.end(), kept.begin(), kept.end());
+    std::stable_sort(out.begin(), out.end(),
+                     [](const Lint &a, const Lint &b) { return a.timeNs < b.timeNs; });
+    const std::vector<Lint> polling = d->busyPollingLints();
+    out.insert(out.end(), polling.begin(), polling.end());
+    return out;
+}
+
+std::uint64_t TraceRecorder::lintCount(LintKind kind) const
+{
+    std::lock_guard lock(d->statsMutex);
+    if (kind == LintKind::BusyPolling) {
+        // Computed from the tasks' aggregates rather than recorded as it happens.
+        std::uint64_t n = 0;
+        for (const auto &[id, rec] : d->live)
+            n += d->isBusyPolling(rec.stats) ? 1 : 0;
+        for (const TaskStats &t : d->finished)
+            n += d->isBusyPolling(t) ? 1 : 0;
+        return n;
+    }
+    return d->lintCounts[std::size_t(kind)];
+}
+
+void TraceRecorder::noteException(const ExceptionContext &context)
+{
+    const bool taskNeverRetrieved =
+            context.message == QLatin1String("Task exception was never retrieved");
+    const bool futureNeverRetrieved =
+            context.message == QLatin1String("Future exception was never retrieved");
+    const bool destroyed =
+            context.message == QLatin1String("Task was destroyed but it is pending!");
+    if (!taskNeverRetrieved && !futureNeverRetrieved && !destroyed)
+        return;
+    std::lock_guard lock(d->statsMutex);
+    const std::int64_t now = d->lastEventTime();
+    if (destroyed) {
+        d->destroyPending(idAfter(context.task, QLatin1String("<Task #")), context.toString());
+        return;
+    }
+    if (taskNeverRetrieved) {
+        const std::uint64_t task = idAfter(context.task, QLatin1String("<Task #"));
+        const TaskStats *t = d->findAny(task);
+        d->addLint(
+                LintKind::ExceptionNeverRetrieved, task, t ? t->futureId : 0, now, {},
+                QStringLiteral("Exception of %1 was never retrieved: %2")
+                        .arg(d->taskLabel(task),
+                             t && !t->resultText.isEmpty() ? t->resultText : context.toString()));
+        return;
+    }
+    d->addLint(LintKind::ExceptionNeverRetrieved, 0,
+               idAfter(context.future, QLatin1String("<Future #")), now, {}, context.toString());
+}
+
+ExceptionHandler TraceRecorder::exceptionHandler(ExceptionHandler next)
+{
+    return [this, next = std::move(next)](const ExceptionContext &context) {
+        noteException(context);
+        if (next)
+            next(context);
+        else
+            EventLoop::defaultExceptionHandler(context);
+    };
+}
+
+void TraceRecorder::noteLoopClosed()
+{
+    std::lock_guard lock(d->statsMutex);
+    if (d->closeNoted)
+        return;
+    d->closeNoted = true;
+    std::vector<std::uint64_t> pending;
+    for (const auto &[id, rec] : d->live)
+        pending.push_back(id);
+    std::sort(pending.begin(), pending.end());
+    for (const std::uint64_t id : pending)
+        d->destroyPending(id, {});
+    const std::int64_t now = d->lastEventTime();
+    for (const auto &[id, f] : d->unawaited) {
+        QString message = QStringLiteral("Future #%1 (%2) was never awaited and still pending when "
+                                         "the loop closed")
+                                  .arg(id)
+                                  .arg(QLatin1String(futureKindName(f.kind)));
+        if (f.task)
+            message += QStringLiteral("; created by ") + d->taskLabel(f.task);
+        d->addLint(LintKind::UnawaitedFuture, f.task, id, now, {}, message);
+    }
+    d->unawaited.clear();
+}
+
+QByteArray TraceRecorder::chromeTraceJson() const
+{
+    return chromeTraceJson(snapshot());
+}
+
+QByteArray TraceRecorder::chromeTraceJson(const std::vector<RecordedEvent> &events) const
+{
+    detail::ChromeTraceSource source;
+    source.events = &events;
+    source.strings = d->strings.resolve(events);
+    source.producedEvents = producedEvents();
+    source.droppedEvents = droppedEvents();
+    source.capacity = capacity();
+    {
+        std::lock_guard lock(d->statsMutex);
+        for (const auto &[id, rec] : d->live)
+            source.taskNames.insert(id, rec.stats.name);
+        for (const TaskStats &t : d->finished)
+            source.taskNames.insert(t.id, t.name);
+    }
+    return detail::writeChromeTrace(source);
+}
+
+bool TraceRecorder::exportChromeTrace(const QString &path, QString *error) const
+{
+    auto fail = [&](const QString &why) {
+        if (error)
+            *error = QStringLiteral("Cannot write the trace to %1: %2").arg(path, why);
+        return false;
+    };
+    const QByteArray json = chromeTraceJson();
+    // QSaveFile writes a temporary file next to path and renames it over path on commit();
+    // destroyed uncommitted it removes the temporary, so a failure leaves nothing behind.
+    QSaveFile file(path);
+    if (!file.open(QIODevice::WriteOnly))
+        return fail(file.errorString());
+    if (file.write(json) != json.size()) {
+        const QString why = file.errorString();
+        file.cancelWriting();
+        return fail(why);
+    }
+    if (!file.commit())
+        return fail(file.errorString());
+    return true;
+}
+
+} // namespace loopscope
