@@ -96,6 +96,11 @@ private:
  * Runs \a body with a fresh TaskGroup in the current task (Python: `async with
  * asyncio.TaskGroup() as group:`), then waits for every child. \a body takes a TaskGroup&
  * and returns Coro<void>. Must run inside a task (RuntimeError otherwise).
+ *
+ * g++ 12.2 (Debian 12) destroys a temporary passed to a coroutine inside a co_await
+ * expression twice (a compiler bug; clang is fine). A lambda that captures only references
+ * is harmless, but one that captures a QString or a shared_ptr by value must be named first:
+ * `auto body = [name](TaskGroup &g) -> Coro<void> {...}; co_await withTaskGroup(std::move(body));`
  */
 template <typename F>
 requires std::is_invocable_r_v<Coro<void>, F &, TaskGroup &> Coro<void> withTaskGroup(F body)

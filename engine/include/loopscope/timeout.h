@@ -180,7 +180,7 @@ Coro<AwaitResult<A>> waitFor(A awaitable, std::optional<Duration> limit)
     if (limit && *limit <= Duration::zero()) {
         if (future.done())
             co_return future.result();
-        co_await detail::cancelAndWait(Ref<detail::FutureBase>(future.base()));
+        co_await detail::cancelAndWait(detail::Ref<detail::FutureBase>(future.base()));
         try {
             co_return future.result();
         } catch (const CancelledError &) {
