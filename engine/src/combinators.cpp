@@ -51,7 +51,7 @@ void TimeoutState::reschedule(std::optional<TimePoint> when)
     }
     m_when = when;
     m_handle.cancel();
-    m_handle = TimerHandle();
+    m_handle = Handle();
     if (!when)
         return;
     std::weak_ptr<TimeoutState> weak = weak_from_this();
@@ -59,8 +59,9 @@ void TimeoutState::reschedule(std::optional<TimePoint> when)
         if (auto self = weak.lock())
             self->onTimeout();
     };
+    // Keep the handle either way: a later reschedule() or the exit must cancel it.
     if (*when <= m_loop->time())
-        m_loop->callSoon(fire);
+        m_handle = m_loop->callSoon(fire);
     else
         m_handle = m_loop->callAt(*when, fire);
 }
@@ -71,13 +72,13 @@ void TimeoutState::onTimeout()
         return;
     m_task.cancel();
     m_state = State::Expiring;
-    m_handle = TimerHandle();
+    m_handle = Handle();
 }
 
 bool TimeoutState::exit(const std::exception_ptr &bodyError)
 {
     m_handle.cancel();
-    m_handle = TimerHandle();
+    m_handle = Handle();
     if (m_state == State::Expiring) {
         m_state = State::Expired;
         // Ours only when no cancel request beyond those before the scope is left.

@@ -96,6 +96,12 @@ private:
         if (m_finished < m_children.size())
             return;
         if (m_cancelRequested) {
+            // asyncio builds the result list (reading every child's exception) before it
+            // looks at the cancel request: do the same so no child error is reported lost.
+            for (auto &c : m_children) {
+                if (!c->cancelled())
+                    (void)c->exception();
+            }
             const std::string message = child.cancelled() ? child.cancelMessage() : std::string();
             this->setException(std::make_exception_ptr(CancelledError(message)));
             return;

@@ -38,7 +38,7 @@ private:
     State m_state = State::Created;
     TaskRef m_task;
     int m_cancellingAtEnter = 0;
-    TimerHandle m_handle;
+    Handle m_handle; //!< the timer, or the callSoon of a deadline already past
     EventLoop *m_loop = nullptr;
 };
 } // namespace detail
@@ -107,15 +107,21 @@ Coro<T> timeoutAt(std::optional<TimePoint> when, Coro<T> body)
     return detail::runInTimeoutScope(std::make_shared<detail::TimeoutState>(when), std::move(body));
 }
 
-//! timeoutAt() with a body that gets the Timeout handle, e.g. to reschedule() it.
+/*!
+ * timeoutAt() with a body that gets the Timeout handle, e.g. to reschedule() it:
+ * `co_await timeoutAt(when, [&](Timeout &cm) -> Coro<int> { cm.reschedule(...); ... })`.
+ * A coroutine itself, so the factory (and what it captured) and the handle live in its frame
+ * for as long as the body runs.
+ */
 template <typename F>
 requires std::is_invocable_v<F &, Timeout &>
 auto timeoutAt(std::optional<TimePoint> when, F bodyFactory) -> std::invoke_result_t<F &, Timeout &>
 {
     auto state = std::make_shared<detail::TimeoutState>(when);
     Timeout handle(state);
-    // The factory runs now; the coroutine it returns runs inside the scope.
-    return detail::runInTimeoutScope(state, bodyFactory(handle));
+    // Named, not a temporary inside the co_await: see the g++ 12.2 note in taskgroup.h.
+    auto body = bodyFactory(handle);
+    co_return co_await detail::runInTimeoutScope(state, std::move(body));
 }
 
 /*!

@@ -71,9 +71,12 @@ Coro<WaitResult<T>> wait(std::vector<Future<T>> futures,
     for (auto &f : futures) {
         ids.push_back(f.addDoneCallback([state](Future<T> done) {
             --state->remaining;
-            const bool failed = !done.cancelled() && done.exception();
-            if (state->remaining == 0 || state->returnWhen == ReturnWhen::FirstCompleted
-                || (state->returnWhen == ReturnWhen::FirstException && failed))
+            // Only FIRST_EXCEPTION looks at the exception (and so marks it retrieved), as in
+            // asyncio: with the other modes a failure nobody reads is still reported.
+            bool release = state->remaining == 0 || state->returnWhen == ReturnWhen::FirstCompleted;
+            if (!release && state->returnWhen == ReturnWhen::FirstException)
+                release = !done.cancelled() && done.exception();
+            if (release)
                 state->release();
         }));
     }
@@ -156,16 +159,28 @@ public:
     //! True while next() has results (or TimeoutErrors) left to give.
     bool hasNext() const { return d->left > 0; }
 
-    //! The next result to complete. Throws ValueError when every result was taken.
+    /*!
+     * The next result to complete. Counts at the call (as Python's __next__), so
+     * `while (it.hasNext()) coros.push_back(it.next());` takes exactly one per input; the
+     * returned coroutine may be awaited later and concurrently with others. Throws
+     * ValueError when every result was taken.
+     */
     Coro<T> next()
     {
         if (d->left == 0)
             throw ValueError("asCompleted: no results left");
         --d->left;
-        std::shared_ptr<State> s = d;
+        return waitForOne(d);
+    }
+
+private:
+    struct State;
+    static Coro<T> waitForOne(std::shared_ptr<State> s)
+    {
         while (s->done.empty()) {
-            s->wake.emplace(*s->loop);
-            co_await *s->wake;
+            Future<void> wake(*s->loop, FutureKind::Queue);
+            s->waiters.push_back(wake);
+            co_await wake;
         }
         std::optional<Future<T>> f = std::move(s->done.front());
         s->done.pop_front();
@@ -174,21 +189,28 @@ public:
         co_return f->result();
     }
 
-private:
     struct State
     {
         EventLoop *loop = nullptr;
         std::vector<Future<T>> todo;
         std::vector<CallbackId> ids;
         std::deque<std::optional<Future<T>>> done; //!< nullopt: a timeout marker
-        std::optional<Future<void>> wake;
+        std::deque<Future<void>> waiters; //!< next() calls waiting for a result, oldest first
         TimerHandle timer;
         std::size_t left = 0;
 
+        //! Wakes one waiter per new result, skipping those whose task was cancelled (like
+        //! asyncio's Queue getters hand the wake-up on).
         void notify()
         {
-            if (wake && !wake->done())
-                wake->setResult();
+            while (!waiters.empty()) {
+                Future<void> w = waiters.front();
+                waiters.pop_front();
+                if (!w.done()) {
+                    w.setResult();
+                    return;
+                }
+            }
         }
         void completed(Future<T> f)
         {
@@ -212,7 +234,8 @@ private:
             }
             todo.clear();
             ids.clear();
-            notify();
+            for (std::size_t i = 0; i < done.size(); ++i)
+                notify();
         }
         void detach()
         {
