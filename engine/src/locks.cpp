@@ -5,7 +5,6 @@
 #include <QtDebug>
 
 #include <algorithm>
-#include <stdexcept>
 #include <string>
 
 // C++ forbids co_await inside a catch handler, so every "try: await fut / except / finally"
@@ -155,7 +154,7 @@ Semaphore::Semaphore(int initialValue, bool bounded)
     : m_value(initialValue), m_bound(bounded ? initialValue : -1)
 {
     if (initialValue < 0)
-        throw std::invalid_argument("Semaphore initial value must be >= 0");
+        throw ValueError("Semaphore initial value must be >= 0");
 }
 
 bool Semaphore::locked() const noexcept
@@ -204,7 +203,7 @@ Coro<SemaphoreGuard> Semaphore::scopedAcquire()
 void Semaphore::release()
 {
     if (m_bound >= 0 && m_value >= m_bound)
-        throw InvalidStateError("BoundedSemaphore released too many times");
+        throw ValueError("BoundedSemaphore released too many times");
     ++m_value;
     wakeUpNext();
 }
@@ -223,15 +222,9 @@ bool Semaphore::wakeUpNext()
 
 // --- Condition -------------------------------------------------------------------------
 
-Condition::Condition() : m_lock(new Lock), m_ownsLock(true) { }
+Condition::Condition() : m_ownLock(std::make_unique<Lock>()), m_lock(m_ownLock.get()) { }
 
-Condition::Condition(Lock &lock) : m_lock(&lock), m_ownsLock(false) { }
-
-Condition::~Condition()
-{
-    if (m_ownsLock)
-        delete m_lock;
-}
+Condition::Condition(Lock &lock) : m_lock(&lock) { }
 
 Coro<void> Condition::wait()
 {
@@ -302,7 +295,7 @@ void Condition::wakeUp(std::size_t n)
 Barrier::Barrier(int parties) : m_parties(parties)
 {
     if (parties < 1)
-        throw std::invalid_argument("Barrier parties must be >= 1");
+        throw ValueError("Barrier parties must be >= 1");
 }
 
 Coro<int> Barrier::wait()

@@ -105,7 +105,7 @@ void QueueBase::itemTaken()
 void QueueBase::taskDone()
 {
     if (m_unfinished == 0)
-        throw InvalidStateError("taskDone() called too many times");
+        throw ValueError("taskDone() called too many times");
     if (--m_unfinished == 0)
         m_finished.set();
 }

@@ -4,15 +4,20 @@
 //! Event, Lock, Semaphore, BoundedSemaphore, Condition, Barrier, and the RAII guards that
 //! release a Lock or Semaphore when a scope is left, also by CancelledError.
 
-#include "loopscope/coro.h"
-#include "loopscope/errors.h"
-#include "loopscope/future.h"
+// moc (Qt 6.4) cannot parse the C++20 concepts <coroutine> brings in; it never needs these
+// declarations, so a Q_OBJECT file may include this one.
+#ifndef Q_MOC_RUN
 
-#include <cstddef>
-#include <deque>
-#include <exception>
-#include <type_traits>
-#include <utility>
+#  include "loopscope/coro.h"
+#  include "loopscope/errors.h"
+#  include "loopscope/future.h"
+
+#  include <cstddef>
+#  include <deque>
+#  include <exception>
+#  include <memory>
+#  include <type_traits>
+#  include <utility>
 
 namespace loopscope {
 
@@ -206,13 +211,12 @@ using SemaphoreGuard = ScopedRelease<Semaphore>;
  * others queue even if the value is positive; a waiter woken by release() and cancelled
  * before it ran gives its unit back and wakes the next one.
  *
- * Differences from asyncio: the constructor throws std::invalid_argument for a negative value
- * (Python: ValueError); acquire() returns nothing (asyncio: True); value() is public.
+ * Differences from asyncio: acquire() returns nothing (asyncio: True); value() is public.
  */
 class Semaphore
 {
 public:
-    //! Throws std::invalid_argument when \a initialValue is negative.
+    //! Throws ValueError when \a initialValue is negative.
     explicit Semaphore(int initialValue = 1);
     Semaphore(const Semaphore &) = delete;
     Semaphore &operator=(const Semaphore &) = delete;
@@ -225,8 +229,8 @@ public:
     Coro<void> acquire();
     //! acquire(), then a guard that releases in its destructor (Python: `async with sem`).
     Coro<SemaphoreGuard> scopedAcquire();
-    //! Gives a unit back and wakes the first waiter. A BoundedSemaphore throws
-    //! InvalidStateError when that would exceed its initial value.
+    //! Gives a unit back and wakes the first waiter. A BoundedSemaphore throws ValueError
+    //! when that would exceed its initial value.
     void release();
 
     //! Tasks queued in acquire(), including ones already woken or cancelled that have not
@@ -247,16 +251,13 @@ private:
 
 /*!
  * A Semaphore whose release() refuses to go above the initial value (Python:
- * asyncio.BoundedSemaphore).
- *
- * Differences from asyncio: an over-release throws InvalidStateError ("BoundedSemaphore
- * released too many times"), where Python raises ValueError: it is a misuse of the
- * semaphore's state, and Loopscope has no ValueError.
+ * asyncio.BoundedSemaphore): an over-release throws ValueError ("BoundedSemaphore released
+ * too many times") and leaves the value unchanged, as in asyncio.
  */
 class BoundedSemaphore : public Semaphore
 {
 public:
-    //! Throws std::invalid_argument when \a initialValue is negative.
+    //! Throws ValueError when \a initialValue is negative.
     explicit BoundedSemaphore(int initialValue = 1) : Semaphore(initialValue, true) { }
 };
 
@@ -281,7 +282,6 @@ public:
     explicit Condition(Lock &lock);
     Condition(const Condition &) = delete;
     Condition &operator=(const Condition &) = delete;
-    ~Condition();
 
     //! The underlying lock.
     Lock &lock() const noexcept { return *m_lock; }
@@ -330,8 +330,8 @@ private:
 
     detail::LoopBinding m_binding;
     detail::WaiterQueue m_waiters;
+    std::unique_ptr<Lock> m_ownLock; //!< null when the lock is shared
     Lock *m_lock;
-    bool m_ownsLock;
 };
 
 //! The phases of a Barrier (Python: asyncio.locks._BarrierState).
@@ -342,15 +342,15 @@ enum class BarrierState { Filling, Draining, Resetting, Broken };
  * parties() tasks are waiting, then all of them go on, each with its own arrival index
  * 0 … parties()-1. The barrier can be used again afterwards. reset() sends
  * BrokenBarrierError to the tasks waiting now and makes the barrier usable again; abort()
- * breaks it for good (every current and future wait() throws BrokenBarrierError).
+ * breaks it (every current and later wait() throws BrokenBarrierError) until a reset().
  *
- * Differences from asyncio: the constructor throws std::invalid_argument for parties < 1
- * (Python: ValueError); state() is public (asyncio shows it only in repr()).
+ * Differences from asyncio: state() is public (asyncio shows it only in repr()); wait()'s
+ * index is an int.
  */
 class Barrier
 {
 public:
-    //! Throws std::invalid_argument when \a parties is less than 1.
+    //! Throws ValueError when \a parties is less than 1.
     explicit Barrier(int parties);
     Barrier(const Barrier &) = delete;
     Barrier &operator=(const Barrier &) = delete;
@@ -358,9 +358,10 @@ public:
     //! Waits until parties() tasks wait, and returns this task's arrival index. Throws
     //! BrokenBarrierError when the barrier is broken, or reset while waiting.
     Coro<int> wait();
-    //! Back to the empty filling state; tasks waiting now get BrokenBarrierError.
+    //! Back to the empty filling state (once the tasks waiting now have left with
+    //! BrokenBarrierError); also repairs a broken barrier.
     Coro<void> reset();
-    //! Breaks the barrier: waiting and future wait() calls throw BrokenBarrierError.
+    //! Breaks the barrier: waiting and later wait() calls throw BrokenBarrierError.
     Coro<void> abort();
 
     int parties() const noexcept { return m_parties; }
@@ -381,3 +382,5 @@ private:
 };
 
 } // namespace loopscope
+
+#endif // Q_MOC_RUN

@@ -3,17 +3,21 @@
 //! \file queue.h Queues for producer and consumer tasks of one loop (Python:
 //! asyncio/queues.py, with the 3.13 shutdown()): Queue (FIFO), LifoQueue, PriorityQueue.
 
-#include "loopscope/coro.h"
-#include "loopscope/errors.h"
-#include "loopscope/future.h"
-#include "loopscope/locks.h"
+// moc (Qt 6.4) cannot parse the C++20 concepts <coroutine> brings in; it never needs these
+// declarations, so a Q_OBJECT file may include this one.
+#ifndef Q_MOC_RUN
 
-#include <algorithm>
-#include <cstddef>
-#include <deque>
-#include <functional>
-#include <utility>
-#include <vector>
+#  include "loopscope/coro.h"
+#  include "loopscope/errors.h"
+#  include "loopscope/future.h"
+#  include "loopscope/locks.h"
+
+#  include <algorithm>
+#  include <cstddef>
+#  include <deque>
+#  include <functional>
+#  include <utility>
+#  include <vector>
 
 namespace loopscope {
 
@@ -66,8 +70,8 @@ public:
 
     /*!
      * Marks one item taken with get() as processed (Python: task_done). join() returns once
-     * this was called for every item ever put. Throws InvalidStateError when called more
-     * often than items were put (Python: ValueError).
+     * this was called for every item ever put. Throws ValueError when called more often
+     * than items were put.
      */
     void taskDone();
     //! Suspends until every item put so far was taken and marked done with taskDone().
@@ -190,6 +194,7 @@ private:
     Store m_store;
 };
 
+//! Queue's storage: first in, first out (Python: a collections.deque).
 template <typename T>
 class FifoStore
 {
@@ -208,6 +213,7 @@ private:
     std::deque<T> m_items;
 };
 
+//! LifoQueue's storage: last in, first out (Python: a list used as a stack).
 template <typename T>
 class LifoStore
 {
@@ -271,8 +277,8 @@ private:
  * Loop thread only; the queue must outlive the tasks that wait on it.
  *
  * Differences from asyncio: maxsize is a std::size_t (Python treats maxsize <= 0 as
- * unbounded; here only 0 is); taskDone() over-calls throw InvalidStateError (Python:
- * ValueError); getterCount(), putterCount() and unfinishedTasks() are public.
+ * unbounded; here only 0 is); getterCount(), putterCount() and unfinishedTasks() are
+ * public.
  */
 template <typename T>
 class Queue : public detail::BasicQueue<T, detail::FifoStore<T>>
@@ -317,3 +323,5 @@ public:
 };
 
 } // namespace loopscope
+
+#endif // Q_MOC_RUN
