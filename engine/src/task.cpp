@@ -296,6 +296,11 @@ void suspendOnFuture(FutureBase &future, std::coroutine_handle<> h)
     }
     // Awaited outside of any task (e.g. from a coroutine resumed by Qt code): resume through
     // the ready queue once the future is done.
+    suspendForeignOnFuture(future, h);
+}
+
+void suspendForeignOnFuture(FutureBase &future, std::coroutine_handle<> h)
+{
     future.addDoneCallback([h](FutureBase &) { h.resume(); }, nullptr, HandleKind::DoneCallback,
                            SourceLocation::current());
 }
@@ -323,12 +328,17 @@ void checkCancelledOnResume()
         throw CancelledError(task->takeCancelMessage());
 }
 
-void YieldAwaiter::await_suspend(std::coroutine_handle<> h)
+void yieldTask(std::coroutine_handle<> h)
 {
     if (TaskCore *task = TaskCore::current()) {
         task->yieldStep(h);
         return;
     }
+    yieldForeign(h);
+}
+
+void yieldForeign(std::coroutine_handle<> h)
+{
     EventLoop *loop = EventLoop::current();
     if (!loop)
         throw RuntimeError("sleep(0) outside of a task needs a current event loop");

@@ -151,6 +151,21 @@ private:
 //! Registers the awaiting coroutine \a h with the current task (or, outside a task, with a
 //! done-callback that resumes it through the ready queue). Defined in task.cpp.
 void suspendOnFuture(FutureBase &future, std::coroutine_handle<> h);
+//! Resumes \a h through the ready queue once \a future is done, whatever task is running:
+//! for coroutines that are not the engine's own (QCoro's, say), which no task drives.
+void suspendForeignOnFuture(FutureBase &future, std::coroutine_handle<> h);
+
+template <typename T>
+class CoroPromise;
+//! True for the engine's own coroutine promises: only those belong to the running task.
+template <typename P>
+struct IsEnginePromise : std::false_type
+{
+};
+template <typename T>
+struct IsEnginePromise<CoroPromise<T>> : std::true_type
+{
+};
 //! Throws CancelledError when the current task was cancelled while it could not pass the
 //! cancellation on to what it awaited. Called first by every engine awaiter's await_resume.
 void checkCancelledOnResume();
@@ -260,7 +275,16 @@ public:
     {
         detail::Ref<State> state;
         bool await_ready() const noexcept { return state->done(); }
-        void await_suspend(std::coroutine_handle<> h) { detail::suspendOnFuture(*state, h); }
+        template <typename P>
+        void await_suspend(std::coroutine_handle<P> h)
+        {
+            // A foreign coroutine (e.g. an eager QCoro::Task started inside a task step) must
+            // not be taken for the running task's continuation.
+            if constexpr (detail::IsEnginePromise<P>::value)
+                detail::suspendOnFuture(*state, h);
+            else
+                detail::suspendForeignOnFuture(*state, h);
+        }
         T await_resume()
         {
             detail::checkCancelledOnResume();

@@ -12,6 +12,7 @@
 #include "loopscope/handle.h"
 #include "loopscope/locks.h"
 #include "loopscope/observer.h"
+#include "loopscope/qtinterop.h"
 #include "loopscope/queue.h"
 #include "loopscope/sleep.h"
 #include "loopscope/sourcelocation.h"

@@ -241,10 +241,19 @@ TaskRef currentTask();
 
 namespace detail {
 //! Awaitable that suspends the current task for one loop iteration (sleep(0)).
+void yieldTask(std::coroutine_handle<> h);
+void yieldForeign(std::coroutine_handle<> h);
 struct YieldAwaiter
 {
     bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h);
+    template <typename P>
+    void await_suspend(std::coroutine_handle<P> h)
+    {
+        if constexpr (IsEnginePromise<P>::value)
+            yieldTask(h);
+        else
+            yieldForeign(h);
+    }
     void await_resume() { checkCancelledOnResume(); }
 };
 } // namespace detail
