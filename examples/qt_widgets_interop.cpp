@@ -103,11 +103,12 @@ private:
         m_task = loopscope::createTaskFor(m_loop, this, demo(),
                                           QStringLiteral("demo-%1").arg(++m_runs));
         m_task->addDoneCallback([self = QPointer<InteropWindow>(this)](loopscope::Task<void> t) {
-            if (!self)
+            InteropWindow *window = self.data(); // a plain pointer: checked once, then used
+            if (!window)
                 return;
-            self->log(t.cancelled() ? QStringLiteral("%1 ended: cancelled").arg(t.name())
-                                    : QStringLiteral("%1 ended: finished").arg(t.name()));
-            self->updateButtons();
+            window->log(t.cancelled() ? QStringLiteral("%1 ended: cancelled").arg(t.name())
+                                      : QStringLiteral("%1 ended: finished").arg(t.name()));
+            window->updateButtons();
         });
         updateButtons();
     }

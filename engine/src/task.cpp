@@ -93,7 +93,11 @@ void TaskCore::start()
 void TaskCore::scheduleStep()
 {
     Ref<FutureBase> self(m_self);
-    auto run = [self] { self->taskCore()->step(); };
+    // self keeps the task (and so this TaskCore) alive until the step has run.
+    auto run = [self, core = this] {
+        (void)self;
+        core->step();
+    };
     Ref<HandleBase> h(
             new CallbackHandle<decltype(run)>(HandleKind::TaskStep, m_location, std::move(run)));
     h->m_task = m_id;
@@ -238,8 +242,7 @@ void TaskCore::suspendOn(FutureBase &future, std::coroutine_handle<> h)
     m_resume = h;
     Ref<FutureBase> self(m_self);
     future.addDoneCallback(
-            [self](FutureBase &awaited) {
-                TaskCore *task = self->taskCore();
+            [self, task = this](FutureBase &awaited) {
                 LoopCore *loop = self->loopCore();
                 if (loop->observed()) [[unlikely]] {
                     TraceEvent e;

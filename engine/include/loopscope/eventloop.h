@@ -270,7 +270,7 @@ public:
         checkTaskCreation(coro.isValid() && !coro.isDone());
         detail::Ref<detail::TaskState<T>> state(
                 new detail::TaskState<T>(core(), coro.release(), std::move(name), location));
-        state->taskCore()->start();
+        state->core().start();
         return Task<T>(std::move(state));
     }
 

@@ -100,6 +100,7 @@ public:
 
     bool cancel(std::string message) override { return m_core.cancel(std::move(message)); }
     TaskCore *taskCore() noexcept override { return &m_core; }
+    TaskCore &core() noexcept { return m_core; }
     std::string describe() const override { return m_core.describe(); }
 
     //! Moves the finished root coroutine's outcome into the future. Called by TaskCore.
@@ -177,7 +178,13 @@ public:
         }
     }
 
-    detail::TaskCore *core() const { return this->d->taskCore(); }
+    detail::TaskCore *core() const
+    {
+        detail::TaskCore *c = this->d->taskCore();
+        if (!c) [[unlikely]]
+            throw RuntimeError("Task does not refer to a task state");
+        return c;
+    }
 };
 
 /*!
@@ -225,7 +232,14 @@ public:
     std::string describe() const { return core()->describe(); }
 
     detail::FutureBase *base() const noexcept { return d.get(); }
-    detail::TaskCore *core() const { return d->taskCore(); }
+    detail::TaskCore *core() const
+    {
+        detail::TaskCore *c = d->taskCore();
+        // Also tells the optimizer the pointer is not null (-Wnull-dereference at -O3).
+        if (!c) [[unlikely]]
+            throw RuntimeError("TaskRef does not refer to a task");
+        return c;
+    }
 
     friend bool operator==(const TaskRef &a, const TaskRef &b) noexcept { return a.d == b.d; }
 
