@@ -69,6 +69,17 @@ private:
 };
 
 namespace detail {
+//! loop.time() + delay on the current loop; nullopt stays nullopt (no deadline).
+inline std::optional<TimePoint> deadlineAfter(std::optional<Duration> delay)
+{
+    if (!delay)
+        return std::nullopt;
+    EventLoop *loop = EventLoop::current();
+    if (!loop)
+        throw RuntimeError("timeout: there is no current event loop in this thread");
+    return loop->time() + *delay;
+}
+
 template <typename T>
 Coro<T> runInTimeoutScope(std::shared_ptr<TimeoutState> state, Coro<T> body)
 {
@@ -131,28 +142,14 @@ auto timeoutAt(std::optional<TimePoint> when, F bodyFactory) -> std::invoke_resu
 template <typename T>
 Coro<T> timeout(std::optional<Duration> delay, Coro<T> body)
 {
-    std::optional<TimePoint> when;
-    if (delay) {
-        EventLoop *loop = EventLoop::current();
-        if (!loop)
-            throw RuntimeError("timeout: there is no current event loop in this thread");
-        when = loop->time() + *delay;
-    }
-    return timeoutAt(when, std::move(body));
+    return timeoutAt(detail::deadlineAfter(delay), std::move(body));
 }
 
 template <typename F>
 requires std::is_invocable_v<F &, Timeout &>
 auto timeout(std::optional<Duration> delay, F bodyFactory) -> std::invoke_result_t<F &, Timeout &>
 {
-    std::optional<TimePoint> when;
-    if (delay) {
-        EventLoop *loop = EventLoop::current();
-        if (!loop)
-            throw RuntimeError("timeout: there is no current event loop in this thread");
-        when = loop->time() + *delay;
-    }
-    return timeoutAt(when, std::move(bodyFactory));
+    return timeoutAt(detail::deadlineAfter(delay), std::move(bodyFactory));
 }
 
 namespace detail {
