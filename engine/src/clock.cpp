@@ -129,6 +129,14 @@ void VirtualClock::setAutoAdvance(bool enabled)
         notifyAdvanced();
 }
 
+void VirtualClock::setForeignWaitLimit(std::optional<Duration> limit)
+{
+    if (limit && *limit < Duration::zero())
+        limit = Duration::zero();
+    m_foreignWaitLimit = limit;
+    notifyAdvanced();
+}
+
 void VirtualClock::advance(Duration delta)
 {
     if (delta > Duration::zero())

@@ -63,7 +63,7 @@ bool LoopDriver::event(QEvent *event)
     }
     if (event->type() == QEvent::Timer) {
         if (m_core)
-            m_core->onTimerEvent();
+            m_core->onTimerEvent(static_cast<QTimerEvent *>(event)->timerId());
         return true;
     }
     return QObject::event(event);
@@ -80,6 +80,7 @@ LoopCore::LoopCore(EventLoop *owner, std::shared_ptr<Clock> clock)
     m_clock->setAdvanceListener([this] {
         // Same deadline, new real wait (a scaled clock changed speed): re-arm for real.
         m_qtTimer.stop();
+        m_holdTimer.stop(); // the wait limit may have changed
         m_armedDeadline = TimePoint::max();
         requestWake();
     });
@@ -167,8 +168,15 @@ void LoopCore::onWakeEvent()
     runOnce();
 }
 
-void LoopCore::onTimerEvent()
+void LoopCore::onTimerEvent(int timerId)
 {
+    if (timerId == m_holdTimer.timerId()) {
+        // Waited long enough for the pending Qt operations: let virtual time jump once.
+        m_holdTimer.stop();
+        m_holdExpired = true;
+        runOnce();
+        return;
+    }
     m_qtTimer.stop();
     m_armedDeadline = TimePoint::max();
     runOnce();
@@ -259,10 +267,11 @@ void LoopCore::expireTimers()
     if (m_timers.empty())
         return;
     // Virtual time jumps to the next deadline only when nothing else could happen first:
-    // nothing ready and no executor job whose completion might schedule earlier work.
-    if (m_ready.empty() && m_executorJobsInFlight == 0 && m_clock->isVirtual()
-        && m_timers.earliestDeadline() > m_clock->now())
-        m_clock->autoAdvanceTo(m_timers.earliestDeadline());
+    // nothing ready, no executor job and no Qt operation whose completion might schedule
+    // earlier work.
+    if (m_clock->isVirtual() && m_timers.earliestDeadline() > m_clock->now() && mayJumpVirtualTime()
+        && m_clock->autoAdvanceTo(m_timers.earliestDeadline()))
+        m_holdExpired = false;
 
     const TimePoint now = m_clock->now();
     while (!m_timers.empty() && m_timers.earliestDeadline() <= now) {
@@ -572,12 +581,43 @@ void LoopCore::rearm()
         // stopped leaves the clock where the last callback saw it. Post only when that
         // iteration can make progress: otherwise an executor completion or a manual
         // advance() wakes us (posting anyway would spin a core at 100%).
-        if (deadline <= m_clock->now()
-            || (m_clock->canAutoAdvance() && m_executorJobsInFlight == 0))
+        if (deadline <= m_clock->now() || (m_clock->canAutoAdvance() && mayJumpVirtualTime())) {
             requestWake();
+        } else if (m_clock->canAutoAdvance() && m_executorJobsInFlight == 0 && foreignPending() > 0
+                   && !m_holdTimer.isActive()) {
+            // Only Qt operations hold time back: wait for them, at most the clock's limit.
+            if (const auto limit = m_clock->foreignWaitLimit()) {
+                using namespace std::chrono;
+                const auto ms = std::min<std::int64_t>(
+                        ceil<milliseconds>(std::max(*limit, Duration::zero())).count(), INT_MAX);
+                m_holdTimer.start(static_cast<int>(ms), Qt::CoarseTimer, m_driver.get());
+            }
+        }
         return;
     }
     armQtTimer(deadline);
+}
+
+bool LoopCore::mayJumpVirtualTime() const noexcept
+{
+    return m_ready.empty() && m_executorJobsInFlight == 0
+            && (m_holdExpired || foreignPending() == 0);
+}
+
+void LoopCore::foreignStarted() noexcept
+{
+    m_foreignPending.fetch_add(1, std::memory_order_acq_rel);
+}
+
+void LoopCore::foreignSettled() noexcept
+{
+    // Settled on the loop thread (the bridges hand results over first), or dropped pending
+    // anywhere. The last one lets an idle virtual clock jump: wake the loop to see it.
+    if (m_foreignPending.fetch_sub(1, std::memory_order_acq_rel) == 1
+        && QThread::currentThread() == m_thread && !isClosed()) {
+        m_holdTimer.stop();
+        requestWake();
+    }
 }
 
 void LoopCore::armQtTimer(TimePoint deadline)
@@ -682,6 +722,7 @@ void LoopCore::close()
     m_ready.clear();
     m_timers.clear();
     m_qtTimer.stop();
+    m_holdTimer.stop();
     m_driver->detach();
     m_driver.reset();
     m_clock->setAdvanceListener({});

@@ -81,7 +81,7 @@ public:
 
     // Wake-ups from the dispatcher.
     void onWakeEvent();
-    void onTimerEvent();
+    void onTimerEvent(int timerId);
 
     // Tasks.
     void registerTask(TaskCore *task);
@@ -89,6 +89,11 @@ public:
     std::vector<TaskRef> allTasks() const;
     std::uint64_t nextFutureId() noexcept { return ++m_lastFutureId; }
     std::uint64_t nextTaskId() noexcept { return ++m_lastTaskId; }
+
+    // Qt operations bridged into the loop (futures of FutureKind::Foreign), any thread.
+    void foreignStarted() noexcept;
+    void foreignSettled() noexcept;
+    int foreignPending() const noexcept { return m_foreignPending.load(std::memory_order_acquire); }
 
     // Executor.
     void submitToExecutor(Ref<ExecutorJob> job);
@@ -135,6 +140,9 @@ private:
 
     void requestWake();
     void armQtTimer(TimePoint deadline);
+    //! An auto-advancing virtual clock may jump now: nothing ready, no executor job, and no
+    //! Qt operation pending (or the clock's foreignWaitLimit() has passed).
+    bool mayJumpVirtualTime() const noexcept;
 
     void updateObserved() noexcept;
     void runOneStep();
@@ -173,6 +181,12 @@ private:
     std::unique_ptr<QThreadPool> m_executor;
     int m_executorMaxThreads;
     int m_executorJobsInFlight = 0;
+    // Qt operations bridged into the loop and not settled yet (toFuture, waitForSignal ...).
+    // An auto-advancing virtual clock waits for them, up to its foreignWaitLimit() of real
+    // time (m_holdTimer); m_holdExpired lets one jump through after that.
+    std::atomic<int> m_foreignPending{ 0 };
+    QBasicTimer m_holdTimer;
+    bool m_holdExpired = false;
 
     ExceptionHandler m_exceptionHandler;
     std::vector<LoopObserver *> m_observers;

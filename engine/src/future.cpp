@@ -12,6 +12,8 @@ FutureBase::FutureBase(LoopCore *loop, FutureKind kind)
     : m_loop(loop), m_id(loop->nextFutureId()), m_kind(kind)
 {
     refLoopCore(m_loop);
+    if (m_kind == FutureKind::Foreign)
+        m_loop->foreignStarted();
     if (m_loop->observed()) [[unlikely]] {
         TraceEvent e;
         e.kind = TraceEventKind::FutureCreated;
@@ -40,8 +42,17 @@ void FutureBase::traceCompletion(TraceEventKind kind) noexcept
     m_loop->emit(e);
 }
 
+void FutureBase::leavePending(FutureStatus status) noexcept
+{
+    m_status = status;
+    if (m_kind == FutureKind::Foreign)
+        m_loop->foreignSettled();
+}
+
 FutureBase::~FutureBase()
 {
+    if (m_status == FutureStatus::Pending && m_kind == FutureKind::Foreign)
+        m_loop->foreignSettled();
     reportIfNeverRetrieved(describe(), false);
     derefLoopCore(m_loop);
 }
@@ -103,7 +114,7 @@ bool FutureBase::cancelFuture(std::string message)
 {
     if (m_status != FutureStatus::Pending)
         return false;
-    m_status = FutureStatus::Cancelled;
+    leavePending(FutureStatus::Cancelled);
     m_cancelMessage = std::move(message);
     traceCompletion(TraceEventKind::FutureCancelled);
     scheduleCallbacks();
@@ -112,7 +123,7 @@ bool FutureBase::cancelFuture(std::string message)
 
 void FutureBase::markFinished()
 {
-    m_status = FutureStatus::Finished;
+    leavePending(FutureStatus::Finished);
     traceCompletion(TraceEventKind::FutureDone);
     scheduleCallbacks();
 }
@@ -153,7 +164,7 @@ void FutureBase::setException(std::exception_ptr exception)
         throw InvalidStateError("setException: the exception is null");
     m_exception = std::move(exception);
     m_exceptionNotRetrieved = true;
-    m_status = FutureStatus::Finished;
+    leavePending(FutureStatus::Finished);
     traceCompletion(TraceEventKind::FutureFailed);
     scheduleCallbacks();
 }
@@ -219,7 +230,7 @@ void FutureBase::abandon(std::string message) noexcept
 {
     if (m_status != FutureStatus::Pending)
         return;
-    m_status = FutureStatus::Cancelled;
+    leavePending(FutureStatus::Cancelled);
     m_cancelMessage = std::move(message);
     m_callbacks.clear();
 }

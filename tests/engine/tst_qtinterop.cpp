@@ -13,6 +13,7 @@
 #include <QCoroSignal>
 #include <QCoroThread>
 #include <QCoroTimer>
+#include <QElapsedTimer>
 #include <QPointer>
 #include <QPromise>
 #include <QScopeGuard>
@@ -179,6 +180,11 @@ private Q_SLOTS:
     void contextDestroyedWhileTaskIsReadyStillCancels();
     void bindToDisconnectsWhenTaskFinishes();
     void createTaskForRejectsBadContext();
+    // a plain co_await of Qt awaitables, and virtual time
+    void plainCoAwaitOfQtAwaitablesResumesThroughTheReadyQueue();
+    void plainCoAwaitOfDurationSleepsOnTheLoopClock();
+    void virtualTimeWaitsForPendingQtOperations();
+    void foreignWaitLimitLetsVirtualTimeJump();
 };
 
 // --- QCoro::Task -------------------------------------------------------------------------------
@@ -529,6 +535,7 @@ void tst_QtInterop::signalTimeoutRaisesTimeoutError()
         }
         co_return QStringLiteral("no timeout");
     };
+    f.clock->setForeignWaitLimit(0ms); // nobody emits: let virtual time reach the timeout
     const QString message = f.run(f.loop.createTask(body()));
     QVERIFY2(message.contains(QStringLiteral("5000 ms")), qPrintable(message));
     QCOMPARE(f.loop.time(), TimePoint(5s)); // virtual time: no real wait
@@ -779,6 +786,7 @@ void tst_QtInterop::qtimerCancelThrowsAtOnce()
     Fixture f;
     QTimer timer;
     timer.start(1h);
+    f.clock->setForeignWaitLimit(0ms); // the hour-long Qt timer must not hold virtual time
     bool afterAwait = false;
     auto body = [&]() -> Coro<void> {
         co_await loopscope::waitForTimeout(&timer);
@@ -1119,6 +1127,141 @@ void tst_QtInterop::createTaskForRejectsBadContext()
                              (void)loopscope::createTaskFor(f.loop, &foreign, answerAfter(1s, 1)));
     QVERIFY(f.loop.allTasks().empty()); // nothing was created
     QVERIFY_THROWS_EXCEPTION(loopscope::RuntimeError, loopscope::bindTo(&foreign, TaskRef()));
+}
+
+// --- a plain co_await ------------------------------------------------------------------------
+
+void tst_QtInterop::plainCoAwaitOfQtAwaitablesResumesThroughTheReadyQueue()
+{
+    Fixture f;
+    Emitter emitter;
+    QPromise<int> promise;
+    promise.start();
+    QTimer timer;
+    timer.setSingleShot(true);
+    std::vector<QString> log;
+    auto soon = [&](const char *what) {
+        f.loop.callSoon([&log, what] { log.push_back(QString::fromUtf8(what)); });
+    };
+    auto producer = [&]() -> QCoro::Task<int> {
+        co_await qCoro(&emitter, &Emitter::nothing);
+        soon("soon-qcoro"); // scheduled before the value exists: the task resumes after it
+        co_return 7;
+    };
+    auto body = [&]() -> Coro<int> {
+        const TaskRef self = loopscope::currentTask();
+        int sum = co_await producer(); // a QCoro::Task, no toFuture()
+        log.push_back(QStringLiteral("resumed-qcoro"));
+        if (loopscope::currentTask() != self)
+            co_return -1;
+
+        QFuture<int> qfuture = promise.future();
+        f.loop.callSoon([&] {
+            soon("soon-qfuture");
+            promise.addResult(10);
+            promise.finish();
+        });
+        sum += co_await qfuture; // a QFuture lvalue
+        log.push_back(QStringLiteral("resumed-qfuture"));
+
+        f.loop.callSoon([&] { Q_EMIT emitter.value(100); });
+        const std::optional<std::tuple<int>> v = co_await qCoro(&emitter, &Emitter::value, 1s);
+        sum += v ? std::get<0>(*v) : -1000;
+        log.push_back(QStringLiteral("resumed-signal"));
+
+        timer.start(1ms);
+        co_await &timer; // a QTimer *
+        log.push_back(QStringLiteral("resumed-timer"));
+        if (loopscope::currentTask() != self)
+            sum = -1;
+        co_return sum;
+    };
+    auto task = f.loop.createTask(body());
+    f.loop.callSoon([&] { Q_EMIT emitter.nothing(); });
+    QCOMPARE(f.run(task), 117);
+    QCOMPARE(log,
+             (std::vector<QString>{
+                     QStringLiteral("soon-qcoro"), QStringLiteral("resumed-qcoro"),
+                     QStringLiteral("soon-qfuture"), QStringLiteral("resumed-qfuture"),
+                     QStringLiteral("resumed-signal"), QStringLiteral("resumed-timer") }));
+    QVERIFY(f.reports.empty());
+
+    // Cancelling the task cancels the bridged wait at once, as with toFuture().
+    auto forever = [&]() -> Coro<void> { co_await qCoro(&emitter, &Emitter::nothing); };
+    auto waiting = f.loop.createTask(forever ());
+    f.loop.callSoon([&] { waiting.cancel(); });
+    QVERIFY_THROWS_EXCEPTION(CancelledError, f.run(waiting));
+}
+
+void tst_QtInterop::plainCoAwaitOfDurationSleepsOnTheLoopClock()
+{
+    Fixture f;
+    auto body = [&]() -> Coro<TimePoint> {
+        co_await 1500ms;
+        co_await std::chrono::duration<double>(0.25); // rounded up to the clock's tick
+        co_return f.loop.time();
+    };
+    QCOMPARE(f.run(f.loop.createTask(body())), TimePoint(1750ms)); // virtual: no real wait
+}
+
+void tst_QtInterop::virtualTimeWaitsForPendingQtOperations()
+{
+    Fixture f;
+    f.clock->setForeignWaitLimit(std::nullopt); // hold virtual time as long as Qt works
+    // Real work on a Qt thread inside a one-second (virtual) timeout, while a loop timer is
+    // pending: virtual time must not jump past the timeout while the work still runs.
+    auto body = [&]() -> Coro<int> {
+        co_return co_await loopscope::waitFor(loopscope::toFuture(QtConcurrent::run([] {
+                                                  QThread::msleep(50);
+                                                  return 5;
+                                              })),
+                                              1s);
+    };
+    QCOMPARE(f.run(f.loop.createTask(body())), 5);
+    QCOMPARE(f.loop.time(), TimePoint(0s));
+
+    // A signal wait holds it too, until the signal comes.
+    Emitter emitter;
+    QTimer real; // real time, 30 ms
+    real.setSingleShot(true);
+    QObject::connect(&real, &QTimer::timeout, &emitter, [&] { Q_EMIT emitter.value(3); });
+    real.start(30ms);
+    auto signal = [&]() -> Coro<int> {
+        co_return co_await loopscope::waitForSignal(&emitter, &Emitter::value, 10s);
+    };
+    QCOMPARE(f.run(f.loop.createTask(signal())), 3);
+    QCOMPARE(f.loop.time(), TimePoint(0s));
+
+    // Once the Qt operation is settled, time jumps freely again.
+    QCOMPARE(f.run(f.loop.createTask(answerAfter(1h, 9))), 9);
+    QCOMPARE(f.loop.time(), TimePoint(1h));
+}
+
+void tst_QtInterop::foreignWaitLimitLetsVirtualTimeJump()
+{
+    Fixture f;
+    Emitter emitter;
+    f.clock->setForeignWaitLimit(120ms);
+    QElapsedTimer real;
+    real.start();
+    auto body = [&]() -> Coro<bool> {
+        try {
+            co_await loopscope::waitForSignal(&emitter, &Emitter::value, 10s);
+        } catch (const loopscope::TimeoutError &) {
+            co_return true;
+        }
+        co_return false;
+    };
+    QVERIFY(f.run(f.loop.createTask(body())));
+    QCOMPARE(f.loop.time(), TimePoint(10s));
+    QVERIFY(real.elapsed() >= 120); // it did wait (real time) before jumping
+
+    // Negative limits count as zero; nullopt waits indefinitely.
+    QCOMPARE(VirtualClock().foreignWaitLimit(), std::optional<loopscope::Duration>(50ms));
+    f.clock->setForeignWaitLimit(-5ms);
+    QCOMPARE(f.clock->foreignWaitLimit(), std::optional<loopscope::Duration>(0ms));
+    f.clock->setForeignWaitLimit(std::nullopt);
+    QVERIFY(!f.clock->foreignWaitLimit());
 }
 
 QTEST_GUILESS_MAIN(tst_QtInterop)

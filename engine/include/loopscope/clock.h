@@ -4,6 +4,7 @@
 #include <chrono>
 #include <functional>
 #include <mutex>
+#include <optional>
 
 namespace loopscope {
 
@@ -62,6 +63,11 @@ public:
     virtual bool autoAdvanceTo(TimePoint deadline);
     //! True when autoAdvanceTo() would move time (a virtual clock in auto mode).
     virtual bool canAutoAdvance() const { return false; }
+    /*!
+     * How long (in real time) an auto-advancing clock lets pending Qt operations hold time
+     * back before it jumps anyway; std::nullopt waits for them however long they take.
+     */
+    virtual std::optional<Duration> foreignWaitLimit() const { return std::nullopt; }
 
     //! Called by the loop that uses this clock: \a listener runs (in the loop's thread)
     //! whenever the clock's time is moved by hand, so the loop can wake up and fire timers.
@@ -122,8 +128,16 @@ private:
 /*!
  * Deterministic time for tests and step-by-step teaching: time stands still until advance()
  * is called, or (with autoAdvance, the default) jumps straight to the next timer deadline
- * whenever the loop has nothing ready to run and no executor job in flight.
- * A one-second sleep therefore completes instantly, in exactly the asyncio order.
+ * whenever the loop has nothing ready to run, no executor job in flight and no Qt operation
+ * pending (a toFuture() of a QFuture or QCoro task, a waitForSignal(), a QTimer or QProcess
+ * wait). A one-second sleep therefore completes instantly, in exactly the asyncio order,
+ * while `waitFor(toFuture(QtConcurrent::run(work)), 1s)` still gives the work its second.
+ *
+ * Pending Qt operations hold time back for at most foreignWaitLimit() of real time (50 ms
+ * by default; like Trio's MockClock autojump threshold): a Qt operation may itself wait for
+ * a loop timer (a signal the loop emits one virtual second later), so time cannot wait for
+ * it for ever by default. std::nullopt waits however long the operations take; 0 jumps as
+ * soon as Qt has nothing queued for the loop any more.
  */
 class VirtualClock final : public Clock
 {
@@ -145,8 +159,13 @@ public:
     //! Switching auto-advance on wakes the loop, which may then jump to its next timer.
     void setAutoAdvance(bool enabled);
 
+    std::optional<Duration> foreignWaitLimit() const override { return m_foreignWaitLimit; }
+    //! See the class description (default 50 ms); negative limits count as 0. Wakes the loop.
+    void setForeignWaitLimit(std::optional<Duration> limit);
+
 private:
     TimePoint m_now{};
+    std::optional<Duration> m_foreignWaitLimit = std::chrono::milliseconds(50);
     bool m_autoAdvance;
 };
 

@@ -16,6 +16,25 @@ class Coro;
 
 namespace detail {
 
+/*!
+ * What `co_await x` inside an engine coroutine really awaits, chosen by x's type X (without
+ * cv/ref): the identity by default, so the engine's own awaitables are awaited as they are.
+ * Headers that bridge foreign awaitables specialize it (X, or X with the second parameter
+ * void through enable_if): qtinterop.h sends QCoro tasks, QFutures, Qt objects QCoro can
+ * await and qCoro() signals through toFuture(), so the task resumes from the loop's ready
+ * queue; sleep.h turns a std::chrono duration into sleep(). A specialization provides
+ * `static decltype(auto) transform(A &&)`.
+ */
+template <typename X, typename = void>
+struct AwaitTransform
+{
+    template <typename A>
+    static A &&transform(A &&awaitable) noexcept
+    {
+        return std::forward<A>(awaitable);
+    }
+};
+
 //! Debug mode: reports a coroutine created at \a location but destroyed before it ever ran
 //! (Python: "coroutine ... was never awaited"). Defined in task.cpp.
 void reportNeverAwaited(const SourceLocation &location) noexcept;
@@ -53,6 +72,13 @@ public:
     FinalAwaiter final_suspend() const noexcept { return {}; }
 
     void unhandled_exception() noexcept { m_result.template emplace<2>(std::current_exception()); }
+
+    //! Every `co_await` in the coroutine goes through AwaitTransform (see there).
+    template <typename A>
+    decltype(auto) await_transform(A &&awaitable)
+    {
+        return AwaitTransform<std::remove_cvref_t<A>>::transform(std::forward<A>(awaitable));
+    }
 
     std::coroutine_handle<> m_continuation;
     SourceLocation m_location;

@@ -101,6 +101,8 @@ protected:
 private:
     void scheduleCallbacks();
     void traceCompletion(TraceEventKind kind) noexcept;
+    //! Leaves Pending for \a status (and tells the loop when a Qt operation settled).
+    void leavePending(FutureStatus status) noexcept;
 
     struct Entry
     {

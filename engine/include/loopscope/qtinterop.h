@@ -25,9 +25,14 @@
  * loopscope::createTaskFor(loop, this, run()); // cancelled if the window is destroyed first
  * \endcode
  *
- * Do not `co_await` a QCoro::Task, a QFuture or a Qt signal directly inside an engine
- * coroutine: it would resume the task from inside Qt code, outside the ready queue and
- * without the task being current. Go through toFuture() / waitForSignal().
+ * A plain `co_await` of a QCoro::Task, a QFuture, a `QTimer *`, another Qt object QCoro
+ * knows (QNetworkReply * ...) or a `qCoro(obj, &Class::signal)` inside an engine coroutine
+ * is routed through toFuture() / waitForTimeout() by the coroutine's await_transform (see
+ * detail::AwaitTransform), so it too resumes from the ready queue. Other foreign awaitables
+ * (a QCoroSignalQueue, hand-written awaiters) are awaited as they are, which resumes the task
+ * from inside Qt code, outside the ready queue and without the task being current: wrap them
+ * in toFuture(). This header must be included where such a `co_await` is written (the
+ * umbrella loopscope.h includes it).
  */
 
 // moc cannot parse C++20 concepts; it needs none of this, so a Q_OBJECT header may include it.
@@ -39,6 +44,7 @@
 #  include "loopscope/sourcelocation.h"
 #  include "loopscope/task.h"
 
+#  include <QCoroSignal>
 #  include <QCoroTask>
 #  include <QException>
 #  include <QFuture>
@@ -690,6 +696,77 @@ Task<T> createTaskFor(EventLoop &loop, QObject *context, Coro<T> coro, QString n
     bindTo(context, task, location);
     return task;
 }
+
+// --- a plain co_await of Qt/QCoro awaitables inside an engine coroutine ---------------------
+
+namespace detail {
+
+//! Qt types QCoro knows how to await (QTimer, QNetworkReply *, QDBusPendingCall ...).
+template <typename X>
+concept QCoroKnownQtType = requires
+{
+    typename QCoro::detail::awaiter_type<X>::type;
+};
+
+//! `co_await qcoroTask` is `co_await toFuture(std::move(qcoroTask))`; an lvalue is moved from.
+template <typename T>
+struct AwaitTransform<QCoro::Task<T>>
+{
+    template <typename A>
+    static Future<T> transform(A &&task)
+    {
+        return toFuture(QCoro::Task<T>(std::move(task)));
+    }
+};
+
+//! `co_await qfuture` is `co_await toFuture(qfuture)`.
+template <typename T>
+struct AwaitTransform<QFuture<T>>
+{
+    template <typename A>
+    static Future<T> transform(A &&qfuture)
+    {
+        return toFuture(QFuture<T>(std::forward<A>(qfuture)));
+    }
+};
+
+//! `co_await timer` (a QTimer *) is `co_await waitForTimeout(timer)`.
+template <>
+struct AwaitTransform<QTimer *>
+{
+    static Future<void> transform(QTimer *timer) { return waitForTimeout(timer); }
+};
+
+//! Any other Qt type QCoro can await: through the generic toFuture(). A copyable value (a
+//! pointer, a QDBusPendingCall) is copied into the driver, anything else is referenced and
+//! must outlive the operation.
+template <typename X>
+struct AwaitTransform<
+        X, std::enable_if_t<QCoroKnownQtType<X> && !isQFuture<X> && !std::is_same_v<X, QTimer *>>>
+{
+    template <typename A>
+    static auto transform(A &&awaitable)
+    {
+        if constexpr (std::is_copy_constructible_v<X>)
+            return toFuture(X(awaitable));
+        else
+            return toFuture(std::forward<A>(awaitable));
+    }
+};
+
+//! `co_await qCoro(obj, &Class::signal[, timeout])` goes through the generic toFuture() (an
+//! lvalue is moved from): the signal's tuple/optional shape stays QCoro's.
+template <typename T, typename F>
+struct AwaitTransform<QCoro::detail::QCoroSignal<T, F>>
+{
+    template <typename A>
+    static auto transform(A &&signal)
+    {
+        return toFuture(QCoro::detail::QCoroSignal<T, F>(std::move(signal)));
+    }
+};
+
+} // namespace detail
 
 } // namespace loopscope
 

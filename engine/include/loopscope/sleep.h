@@ -6,6 +6,8 @@
 
 #include "loopscope/sourcelocation.h"
 
+#include <chrono>
+
 namespace loopscope {
 
 /*!
@@ -22,5 +24,21 @@ Coro<T> sleep(Duration delay, T result, SourceLocation location = SourceLocation
     co_await sleep(delay, location);
     co_return result;
 }
+
+namespace detail {
+
+//! `co_await 250ms` in an engine coroutine is `co_await sleep(250ms)`: the loop's clock, not
+//! a QTimer (QCoro's own `co_await` of a duration would resume outside the ready queue).
+template <typename Rep, typename Period>
+struct AwaitTransform<std::chrono::duration<Rep, Period>>
+{
+    template <typename A>
+    static Coro<void> transform(A &&delay)
+    {
+        return sleep(std::chrono::ceil<Duration>(delay));
+    }
+};
+
+} // namespace detail
 
 } // namespace loopscope
