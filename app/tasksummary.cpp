@@ -25,6 +25,8 @@ const char *TaskSummary::stateName(State state)
         return "cancelled";
     case State::Failed:
         return "failed";
+    case State::Abandoned:
+        return "abandoned";
     }
     return "?";
 }
@@ -68,6 +70,9 @@ void TaskSummary::onEvent(const TraceEvent &event)
                 break;
             case DoneStatus::Failed:
                 r->state = State::Failed;
+                break;
+            case DoneStatus::Abandoned:
+                r->state = State::Abandoned;
                 break;
             }
             r->text = event.text;

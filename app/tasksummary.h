@@ -18,7 +18,7 @@
 class TaskSummary final : public loopscope::LoopObserver
 {
 public:
-    enum class State { Pending, Running, Waiting, Ready, Finished, Cancelled, Failed };
+    enum class State { Pending, Running, Waiting, Ready, Finished, Cancelled, Failed, Abandoned };
 
     struct Row
     {

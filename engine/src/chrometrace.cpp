@@ -116,6 +116,7 @@ private:
     {
         std::int64_t queued = 0;
         std::uint32_t location = 0;
+        std::int64_t started = -1; //!< when the worker started it, -1: unknown
     };
 
     QString string(std::uint32_t index) const { return m_src.strings.value(index); }
@@ -382,9 +383,9 @@ void ChromeTraceWriter::handle(const RecordedEvent &e)
         endWait(e.id, t, ts);
         t.open = false;
         t.done = true;
-        static const char *const statusNames[] = { "finished", "cancelled", "failed" };
+
         JsonObject args;
-        args.str("status", statusNames[std::min<int>(int(e.status), 2)]);
+        args.str("status", doneStatusName(e.status));
         if (e.text)
             args.str("message", string(e.text));
         JsonObject end = base("e", t.name, "task", ts);
@@ -403,20 +404,23 @@ void ChromeTraceWriter::handle(const RecordedEvent &e)
             flow("wakeup", it->second.ts, kLoopTid, ts);
         break;
     case K::ExecutorJobQueued:
-        m_jobs[e.id] = Job{ ts, e.location };
+        m_jobs[e.id] = Job{ ts, e.location, -1 };
         break;
     case K::ExecutorJobStarted:
         executorTid(e.aux);
+        if (const auto it = m_jobs.find(e.id); it != m_jobs.end())
+            it->second.started = ts - e.duration; // duration: how long ago it started
         break;
     case K::ExecutorJobFinished: {
-        // The worker's own times are not in the trace: lay the job out so that it ends when
-        // the loop heard of it, never before it was queued or overlapping the worker's
-        // previous job.
+        // At the worker's own start time when the trace has it (ExecutorJobStarted), else
+        // ending when the loop heard of it; never before it was queued or overlapping the
+        // worker's previous job.
         const int tid = executorTid(e.aux);
         std::int64_t &threadCursor = m_executorCursor[std::size_t(tid - kLoopTid - 1)];
-        const Job job = m_jobs.count(e.id) ? m_jobs[e.id] : Job{ ts - e.duration, 0 };
+        const Job job = m_jobs.count(e.id) ? m_jobs[e.id] : Job{ ts - e.duration, 0, -1 };
         m_jobs.erase(e.id);
-        const std::int64_t start = std::max({ ts - e.duration, job.queued, threadCursor });
+        const std::int64_t workerStart = job.started >= 0 ? job.started : ts - e.duration;
+        const std::int64_t start = std::max({ workerStart, job.queued, threadCursor });
         const std::int64_t duration = std::max<std::int64_t>(e.duration, 1);
         JsonObject args;
         args.unum("job", e.id).unum("future", e.related).boolean("failed", e.failed);

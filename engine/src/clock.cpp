@@ -2,6 +2,7 @@
 
 #include "loopscope/errors.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -25,12 +26,21 @@ void Clock::notifyAdvanced() const
         m_advanceListener();
 }
 
+TimePoint Clock::at(std::chrono::steady_clock::time_point) const
+{
+    return now();
+}
+
 SteadyClock::SteadyClock() : m_origin(std::chrono::steady_clock::now()) { }
 
 TimePoint SteadyClock::now() const
 {
-    return TimePoint(
-            std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - m_origin));
+    return at(std::chrono::steady_clock::now());
+}
+
+TimePoint SteadyClock::at(std::chrono::steady_clock::time_point real) const
+{
+    return TimePoint(std::chrono::duration_cast<Duration>(real - m_origin));
 }
 
 Duration SteadyClock::realTimeUntil(TimePoint deadline) const
@@ -55,12 +65,18 @@ ScaledClock::ScaledClock(double factor)
 
 TimePoint ScaledClock::now() const
 {
+    return at(std::chrono::steady_clock::now());
+}
+
+TimePoint ScaledClock::at(std::chrono::steady_clock::time_point real) const
+{
     if (m_paused)
         return m_anchorScaled;
-    const auto real = std::chrono::steady_clock::now() - m_anchorReal;
+    // Never before the anchor: an instant read before the last speed change maps to it.
+    const auto since = std::max(real - m_anchorReal, std::chrono::steady_clock::duration::zero());
     return m_anchorScaled
             + std::chrono::duration_cast<Duration>(
-                    std::chrono::duration<double, std::nano>(double(real.count()) * m_factor));
+                    std::chrono::duration<double, std::nano>(double(since.count()) * m_factor));
 }
 
 Duration ScaledClock::realTimeUntil(TimePoint deadline) const

@@ -50,6 +50,10 @@ void TimeoutState::reschedule(std::optional<TimePoint> when)
         throw RuntimeError("Cannot change state of an exited Timeout");
     }
     m_when = when;
+    const std::uint64_t previous =
+            m_handle.get() && !m_handle.cancelled() && !m_handle.get()->m_running
+            ? m_handle.get()->m_id
+            : 0;
     m_handle.cancel();
     m_handle = Handle();
     if (!when)
@@ -64,6 +68,15 @@ void TimeoutState::reschedule(std::optional<TimePoint> when)
         m_handle = m_loop->callSoon(fire);
     else
         m_handle = m_loop->callAt(*when, fire);
+    LoopCore *core = m_loop->core();
+    if (previous && core->observed()) [[unlikely]] {
+        TraceEvent e;
+        e.kind = TraceEventKind::TimerRescheduled;
+        e.id = m_handle.get()->m_id;
+        e.related = previous;
+        e.when = *when;
+        core->emit(e);
+    }
 }
 
 void TimeoutState::onTimeout()

@@ -82,6 +82,7 @@ LoopCore::LoopCore(EventLoop *owner, std::shared_ptr<Clock> clock)
         m_qtTimer.stop();
         m_holdTimer.stop(); // the wait limit may have changed
         m_armedDeadline = TimePoint::max();
+        m_stampValid = false; // time moved by hand: read it again
         requestWake();
     });
     m_debug = qEnvironmentVariableIntValue("LOOPSCOPE_DEBUG") == 1;
@@ -206,6 +207,8 @@ void LoopCore::runOnce()
     ++m_iteration;
     const auto started =
             m_observed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+    if (m_observed) [[unlikely]]
+        restamp(started);
     drainInbox();
     expireTimers();
     if (m_observed) [[unlikely]] {
@@ -223,9 +226,12 @@ void LoopCore::runOnce()
         e.id = m_iteration;
         e.count = m_ready.size();
         e.count2 = m_timers.liveCount();
-        e.duration = std::chrono::steady_clock::now() - started;
+        const auto finished = std::chrono::steady_clock::now();
+        e.duration = finished - started;
+        restamp(finished);
         emit(e);
     }
+    m_stampValid = false;
     m_inIteration = false;
     if (m_stepActive && m_stepKind == StepKind::Iteration)
         finishStep(PauseReason::StepDone, 0);
@@ -274,6 +280,10 @@ void LoopCore::expireTimers()
         m_holdExpired = false;
 
     const TimePoint now = m_clock->now();
+    if (m_observed) [[unlikely]] {
+        m_stamp = now; // the time these timers fire at (after a virtual jump, too)
+        m_stampValid = true;
+    }
     while (!m_timers.empty() && m_timers.earliestDeadline() <= now) {
         Ref<HandleBase> due = m_timers.pop();
         if (m_observed) [[unlikely]] {
@@ -499,11 +509,13 @@ void LoopCore::runHandle(HandleBase &handle) noexcept
     const auto started = (m_debug || traced) ? std::chrono::steady_clock::now()
                                              : std::chrono::steady_clock::time_point();
     if (traced) [[unlikely]] {
+        restamp(started);
         TraceEvent e;
         e.kind = TraceEventKind::HandleStarted;
         e.handleKind = handle.kind();
         e.id = handle.m_id;
         e.task = handle.m_task;
+        e.location = handle.location();
         emit(e);
     }
     bool failed = false;
@@ -517,19 +529,23 @@ void LoopCore::runHandle(HandleBase &handle) noexcept
         ctx.handle = QString::fromStdString(handle.describe());
         callExceptionHandler(ctx);
     }
+    const auto finished = (m_debug || traced) ? std::chrono::steady_clock::now()
+                                              : std::chrono::steady_clock::time_point();
     if (traced) [[unlikely]] {
+        restamp(finished);
         TraceEvent e;
         e.kind = TraceEventKind::HandleFinished;
         e.handleKind = handle.kind();
         e.id = handle.m_id;
         e.task = handle.m_task;
+        e.location = handle.location();
         e.failed = failed;
-        e.duration = std::chrono::steady_clock::now() - started;
+        e.duration = finished - started;
         emit(e);
     }
     m_runningHandle = 0;
     if (m_debug)
-        reportIfSlow(handle, std::chrono::steady_clock::now() - started);
+        reportIfSlow(handle, finished - started);
     handle.m_running = false;
     handle.releaseAfterRun();
 }
@@ -701,12 +717,20 @@ void LoopCore::close()
 
     // Tasks still pending are destroyed, never resumed. Their frames' destructors may
     // schedule callbacks or drop futures, which is fine while the loop is still open.
+    std::uint64_t abandoned = 0;
     while (TaskCore *task = m_firstTask) {
         ExceptionContext ctx;
         ctx.message = QStringLiteral("Task was destroyed but it is pending!");
         ctx.task = QString::fromStdString(task->describe());
         callExceptionHandler(ctx);
-        task->abandon(); // unregisters it
+        task->abandon(); // unregisters it; TaskDone (Abandoned) for observers
+        ++abandoned;
+    }
+    if (m_observed) {
+        TraceEvent e;
+        e.kind = TraceEventKind::LoopClosed;
+        e.count = abandoned;
+        emit(e);
     }
 
     {
@@ -781,7 +805,7 @@ void LoopCore::timerCancelled(const HandleBase &handle) noexcept
 
 void LoopCore::emit(TraceEvent &event) noexcept
 {
-    event.time = m_clock->now();
+    event.time = m_stampValid ? m_stamp : m_clock->now();
     if (m_controlWatching)
         watchControl(event);
     // Index loop: an observer may remove itself (or add another) while being called.

@@ -9,6 +9,7 @@
 #include <QBasicTimer>
 #include <QObject>
 #include <QPointer>
+#include <QThread>
 #include <QThreadPool>
 
 #include <atomic>
@@ -62,6 +63,16 @@ public:
     bool observed() const noexcept { return m_observed; }
     //! Stamps \a event with the loop time and hands it to every observer.
     void emit(TraceEvent &event) noexcept;
+    /*!
+     * Events emitted from now on carry the clock's time at \a real (one steady_clock read
+     * that also times the running code) instead of reading the clock each: the loop stamps
+     * once per callback. Invalidated between iterations and when the clock is moved.
+     */
+    void restamp(std::chrono::steady_clock::time_point real) noexcept
+    {
+        m_stamp = m_clock->at(real);
+        m_stampValid = true;
+    }
     void addObserver(LoopObserver *observer);
     void removeObserver(LoopObserver *observer);
     //! The handle whose callback is running (0 between callbacks).
@@ -127,6 +138,7 @@ public:
     EventLoop *owner() const noexcept { return m_owner; }
     void detachOwner() noexcept { m_owner = nullptr; }
     QThread *thread() const noexcept { return m_thread; }
+    bool onLoopThread() const noexcept { return QThread::currentThread() == m_thread; }
 
 private:
     // One iteration, in asyncio's order; each phase small.
@@ -196,6 +208,8 @@ private:
     std::uint64_t m_runningHandle = 0;
     bool m_observed = false;
     bool m_controlWatching = false;
+    bool m_stampValid = false;
+    TimePoint m_stamp{};
 
     // Pause/step/breakpoint state.
     std::vector<std::uint64_t> m_breakTasks;

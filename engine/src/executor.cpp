@@ -22,6 +22,7 @@ struct ExecutorCompletion
             e.thread = job->m_thread;
             e.duration = job->m_ranFor;
             e.failed = job->m_failed;
+            e.when = core->clock().at(job->m_finishedAt);
             core->emit(e);
         }
         job->complete();
@@ -35,6 +36,7 @@ struct ExecutorStarted
     std::uint64_t job;
     std::uint64_t future;
     Qt::HANDLE thread;
+    std::chrono::steady_clock::time_point startedAt;
     void operator()()
     {
         if (!core->observed())
@@ -44,6 +46,7 @@ struct ExecutorStarted
         e.id = job;
         e.related = future;
         e.thread = thread;
+        e.when = core->clock().at(startedAt);
         core->emit(e);
     }
 };
@@ -72,19 +75,21 @@ void LoopCore::submitToExecutor(Ref<ExecutorJob> job)
     m_executor->start([self, job]() mutable {
         LoopCore *core = self.get();
         job->m_thread = QThread::currentThreadId();
+        const auto started = std::chrono::steady_clock::now();
         if (job->m_traceStart) {
             // Only when observed: one more message through the inbox per job.
             try {
                 core->scheduleThreadsafe(Ref<HandleBase>(new CallbackHandle<ExecutorStarted>(
                         HandleKind::Internal, job->location(),
-                        ExecutorStarted{ self, job->m_id, job->m_futureId, job->m_thread })));
+                        ExecutorStarted{ self, job->m_id, job->m_futureId, job->m_thread,
+                                         started })));
             } catch (const RuntimeError &) {
                 // Closed meanwhile: nobody is left to tell.
             }
         }
-        const auto started = std::chrono::steady_clock::now();
         job->run();
-        job->m_ranFor = std::chrono::steady_clock::now() - started;
+        job->m_finishedAt = std::chrono::steady_clock::now();
+        job->m_ranFor = job->m_finishedAt - started;
         const SourceLocation where = job->location();
         try {
             core->scheduleThreadsafe(Ref<HandleBase>(new CallbackHandle<ExecutorCompletion>(

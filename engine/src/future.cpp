@@ -53,15 +53,27 @@ FutureBase::~FutureBase()
 {
     if (m_status == FutureStatus::Pending && m_kind == FutureKind::Foreign)
         m_loop->foreignSettled();
-    reportIfNeverRetrieved(describe(), false);
+    reportIfNeverRetrieved(describe(), 0);
     derefLoopCore(m_loop);
 }
 
-void FutureBase::reportIfNeverRetrieved(const std::string &description, bool isTask) noexcept
+void FutureBase::reportIfNeverRetrieved(const std::string &description,
+                                        std::uint64_t taskId) noexcept
 {
     if (!m_exceptionNotRetrieved)
         return;
     m_exceptionNotRetrieved = false;
+    const bool isTask = taskId != 0;
+    // Observers live on the loop thread; a future dropped elsewhere is only reported.
+    if (m_loop->observed() && m_loop->onLoopThread()) [[unlikely]] {
+        TraceEvent e;
+        e.kind = TraceEventKind::ExceptionNeverRetrieved;
+        e.futureKind = m_kind;
+        e.id = m_id;
+        e.related = taskId;
+        e.text = QString::fromStdString(describeException(m_exception));
+        m_loop->emit(e);
+    }
     // Python logs "Future exception was never retrieved" from __del__; same here.
     try {
         ExceptionContext ctx;
@@ -173,6 +185,17 @@ CallbackId FutureBase::addDoneCallback(Callback fn, const void *identity, Handle
                                        SourceLocation location, std::uint64_t taskId)
 {
     const CallbackId id = m_nextCallbackId++;
+    if (m_loop->observed()) [[unlikely]] {
+        TraceEvent e;
+        e.kind = TraceEventKind::DoneCallbackAdded;
+        e.futureKind = m_kind;
+        e.handleKind = kind;
+        e.id = m_id;
+        e.related = id;
+        e.task = TaskCore::current() ? TaskCore::current()->id() : 0;
+        e.location = location;
+        m_loop->emit(e);
+    }
     if (done()) {
         // Python: add_done_callback on a done future schedules the call at once.
         Ref<FutureBase> self(this);

@@ -21,7 +21,7 @@ LoopBinding::~LoopBinding()
         derefLoopCore(m_core);
 }
 
-Future<void> LoopBinding::newWaiter(const char *owner)
+Future<void> LoopBinding::newWaiter(const char *owner, FutureKind kind)
 {
     LoopCore *current = currentLoopCore();
     if (!m_core) {
@@ -30,7 +30,7 @@ Future<void> LoopBinding::newWaiter(const char *owner)
     } else if (current != m_core) {
         throw RuntimeError(std::string(owner) + " is bound to a different event loop");
     }
-    return Future<void>(Ref<FutureState<void>>(new FutureState<void>(m_core)));
+    return Future<void>(Ref<FutureState<void>>(new FutureState<void>(m_core, kind)));
 }
 
 bool removeWaiter(WaiterQueue &waiters, const Future<void> &waiter)

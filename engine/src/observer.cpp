@@ -74,6 +74,31 @@ const char *traceEventKindName(TraceEventKind kind)
         return "loopPaused";
     case TraceEventKind::LoopResumed:
         return "loopResumed";
+    case TraceEventKind::TaskRenamed:
+        return "taskRenamed";
+    case TraceEventKind::DoneCallbackAdded:
+        return "doneCallbackAdded";
+    case TraceEventKind::TimerRescheduled:
+        return "timerRescheduled";
+    case TraceEventKind::ExceptionNeverRetrieved:
+        return "exceptionNeverRetrieved";
+    case TraceEventKind::LoopClosed:
+        return "loopClosed";
+    }
+    return "unknown";
+}
+
+const char *doneStatusName(DoneStatus status)
+{
+    switch (status) {
+    case DoneStatus::Finished:
+        return "finished";
+    case DoneStatus::Cancelled:
+        return "cancelled";
+    case DoneStatus::Failed:
+        return "failed";
+    case DoneStatus::Abandoned:
+        return "abandoned";
     }
     return "unknown";
 }

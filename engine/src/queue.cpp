@@ -30,7 +30,7 @@ Coro<void> QueueBase::waitForFreeSlot()
     while (full()) {
         if (m_shutdown)
             throw QueueShutDown();
-        Future<void> putter = m_binding.newWaiter("Queue");
+        Future<void> putter = m_binding.newWaiter("Queue", FutureKind::Queue);
         m_putters.push_back(putter);
         std::exception_ptr error;
         try {
@@ -54,7 +54,7 @@ Coro<void> QueueBase::waitForItem()
     while (empty()) {
         if (m_shutdown)
             throw QueueShutDown();
-        Future<void> getter = m_binding.newWaiter("Queue");
+        Future<void> getter = m_binding.newWaiter("Queue", FutureKind::Queue);
         m_getters.push_back(getter);
         std::exception_ptr error;
         try {

@@ -134,19 +134,6 @@ QString millis(Duration d)
     return QString::number(toSeconds(d) * 1000.0, 'f', 3) + QStringLiteral(" ms");
 }
 
-//! "#123" after \a prefix in \a text (as EventLoop's describe() strings put it), else 0.
-std::uint64_t idAfter(const QString &text, QLatin1String prefix)
-{
-    const qsizetype at = text.indexOf(prefix);
-    if (at < 0)
-        return 0;
-    qsizetype i = at + prefix.size();
-    std::uint64_t id = 0;
-    while (i < text.size() && text.at(i).isDigit())
-        id = id * 10 + std::uint64_t(text.at(i++).digitValue());
-    return id;
-}
-
 struct TaskRecord
 {
     TaskStats stats;
@@ -188,8 +175,10 @@ public:
     void stepBegin(const TraceEvent &e, std::int64_t now);
     void stepEnd(const TraceEvent &e, std::int64_t now);
     void taskDone(const TraceEvent &e, std::int64_t now);
+    void exceptionNeverRetrieved(const TraceEvent &e, std::int64_t now);
+    void loopClosed();
     void trackFuture(const TraceEvent &e, std::int64_t now);
-    void destroyPending(std::uint64_t id, const QString &fallback);
+    void destroyPending(std::uint64_t id);
     void retire(TaskStats stats);
     TaskRecord *findLive(std::uint64_t id)
     {
@@ -273,6 +262,7 @@ RecordedEvent TraceRecorder::Private::compact(const TraceEvent &e, std::uint64_t
     r.futureKind = e.futureKind;
     r.status = e.status;
     r.failed = e.failed;
+    r.yielded = e.yielded;
     r.id = e.id;
     r.related = e.related;
     switch (e.kind) {
@@ -290,6 +280,21 @@ RecordedEvent TraceRecorder::Private::compact(const TraceEvent &e, std::uint64_t
     case K::HandleFinished:
         r.aux = e.task;
         r.duration = e.duration.count();
+        r.location = strings.internLocation(e.location, pos);
+        break;
+    case K::DoneCallbackAdded:
+        r.aux = e.task;
+        r.location = strings.internLocation(e.location, pos);
+        break;
+    case K::TimerRescheduled:
+        r.duration = (e.when - e.time).count();
+        break;
+    case K::TaskRenamed:
+    case K::ExceptionNeverRetrieved:
+        r.text = strings.internText(e.text, pos);
+        break;
+    case K::LoopClosed:
+        r.aux = e.count;
         break;
     case K::TimerArmed:
         r.duration = (e.when - e.time).count();
@@ -322,6 +327,9 @@ RecordedEvent TraceRecorder::Private::compact(const TraceEvent &e, std::uint64_t
         r.location = strings.internLocation(e.location, pos);
         break;
     case K::ExecutorJobStarted:
+        r.aux = std::uint64_t(reinterpret_cast<std::uintptr_t>(e.thread));
+        r.duration = std::max<std::int64_t>((e.time - e.when).count(), 0);
+        break;
     case K::ExecutorJobFinished:
         r.aux = std::uint64_t(reinterpret_cast<std::uintptr_t>(e.thread));
         r.duration = e.duration.count();
@@ -383,7 +391,18 @@ void TraceRecorder::Private::update(const TraceEvent &e, const RecordedEvent &r)
     case K::FutureDone:
     case K::FutureCancelled:
     case K::FutureFailed:
+    case K::DoneCallbackAdded: // somebody waits for it (a task, gather, wait ...)
         unawaited.erase(e.id);
+        break;
+    case K::TaskRenamed:
+        if (TaskRecord *rec = findLive(e.id))
+            rec->stats.name = e.text;
+        break;
+    case K::ExceptionNeverRetrieved:
+        exceptionNeverRetrieved(e, now);
+        break;
+    case K::LoopClosed:
+        loopClosed();
         break;
     case K::TaskCreated:
         taskCreated(e, r, now);
@@ -532,9 +551,9 @@ void TraceRecorder::Private::stepEnd(const TraceEvent &e, std::int64_t now)
     s.busy += e.duration;
     if (e.related)
         ++s.waits;
+    if (e.yielded)
+        ++s.yields;
     if (rec->scheduledDuringStep >= 0) {
-        if (!e.related)
-            ++s.yields;
         s.state = TaskStats::State::Scheduled;
         s.stateSinceNs = rec->scheduledDuringStep;
         s.waitingOn = 0;
@@ -549,8 +568,52 @@ void TraceRecorder::Private::stepEnd(const TraceEvent &e, std::int64_t now)
     rec->scheduledDuringStep = -1;
 }
 
+void TraceRecorder::Private::exceptionNeverRetrieved(const TraceEvent &e, std::int64_t now)
+{
+    if (!e.related) {
+        addLint(LintKind::ExceptionNeverRetrieved, 0, e.id, now, {},
+                QStringLiteral("Future #%1 (%2) exception was never retrieved: %3")
+                        .arg(e.id)
+                        .arg(QLatin1String(futureKindName(e.futureKind)), e.text));
+        return;
+    }
+    addLint(LintKind::ExceptionNeverRetrieved, e.related, e.id, now, {},
+            QStringLiteral("Exception of %1 was never retrieved: %2")
+                    .arg(taskLabel(e.related), e.text));
+}
+
+void TraceRecorder::Private::loopClosed()
+{
+    if (closeNoted)
+        return;
+    closeNoted = true;
+    // Tasks the trace still shows pending (their TaskDone was dropped, or the recorder was
+    // attached late) were abandoned all the same.
+    std::vector<std::uint64_t> pending;
+    for (const auto &[id, rec] : live)
+        pending.push_back(id);
+    std::sort(pending.begin(), pending.end());
+    for (const std::uint64_t id : pending)
+        destroyPending(id);
+    const std::int64_t now = lastEventTime();
+    for (const auto &[id, f] : unawaited) {
+        QString message = QStringLiteral("Future #%1 (%2) was never awaited and still pending when "
+                                         "the loop closed")
+                                  .arg(id)
+                                  .arg(QLatin1String(futureKindName(f.kind)));
+        if (f.task)
+            message += QStringLiteral("; created by ") + taskLabel(f.task);
+        addLint(LintKind::UnawaitedFuture, f.task, id, now, {}, message);
+    }
+    unawaited.clear();
+}
+
 void TraceRecorder::Private::taskDone(const TraceEvent &e, std::int64_t now)
 {
+    if (e.status == DoneStatus::Abandoned) {
+        destroyPending(e.id);
+        return;
+    }
     switch (e.status) {
     case DoneStatus::Finished:
         ++loop.tasksFinished;
@@ -560,6 +623,8 @@ void TraceRecorder::Private::taskDone(const TraceEvent &e, std::int64_t now)
         break;
     case DoneStatus::Failed:
         ++loop.tasksFailed;
+        break;
+    case DoneStatus::Abandoned:
         break;
     }
     const auto it = live.find(e.id);
@@ -603,16 +668,17 @@ void TraceRecorder::Private::trackFuture(const TraceEvent &e, std::int64_t now)
     }
 }
 
-void TraceRecorder::Private::destroyPending(std::uint64_t id, const QString &fallback)
+void TraceRecorder::Private::destroyPending(std::uint64_t id)
 {
     const std::int64_t now = lastEventTime();
+    QString message = QStringLiteral("Task was destroyed but it is pending: %1").arg(taskLabel(id));
     const auto it = live.find(id);
     if (it == live.end()) {
-        addLint(LintKind::DestroyedPending, id, 0, now, {}, fallback);
+        // Not tracked (created before the recorder was attached, or past maxLiveTasks).
+        addLint(LintKind::DestroyedPending, id, 0, now, {}, message);
         ++loop.tasksDestroyedPending;
         return;
     }
-    QString message = QStringLiteral("Task was destroyed but it is pending: %1").arg(taskLabel(id));
     TaskStats s = std::move(it->second.stats);
     eraseLive(it);
     if (s.state == TaskStats::State::Waiting && s.waitingOn)
@@ -843,34 +909,10 @@ std::uint64_t TraceRecorder::lintCount(LintKind kind) const
     return d->lintCounts[std::size_t(kind)];
 }
 
-void TraceRecorder::noteException(const ExceptionContext &context)
+void TraceRecorder::noteException(const ExceptionContext &)
 {
-    const bool taskNeverRetrieved =
-            context.message == QLatin1String("Task exception was never retrieved");
-    const bool futureNeverRetrieved =
-            context.message == QLatin1String("Future exception was never retrieved");
-    const bool destroyed =
-            context.message == QLatin1String("Task was destroyed but it is pending!");
-    if (!taskNeverRetrieved && !futureNeverRetrieved && !destroyed)
-        return;
     std::lock_guard lock(d->statsMutex);
-    const std::int64_t now = d->lastEventTime();
-    if (destroyed) {
-        d->destroyPending(idAfter(context.task, QLatin1String("<Task #")), context.toString());
-        return;
-    }
-    if (taskNeverRetrieved) {
-        const std::uint64_t task = idAfter(context.task, QLatin1String("<Task #"));
-        const TaskStats *t = d->findAny(task);
-        d->addLint(
-                LintKind::ExceptionNeverRetrieved, task, t ? t->futureId : 0, now, {},
-                QStringLiteral("Exception of %1 was never retrieved: %2")
-                        .arg(d->taskLabel(task),
-                             t && !t->resultText.isEmpty() ? t->resultText : context.toString()));
-        return;
-    }
-    d->addLint(LintKind::ExceptionNeverRetrieved, 0,
-               idAfter(context.future, QLatin1String("<Future #")), now, {}, context.toString());
+    ++d->loop.exceptionsReported;
 }
 
 ExceptionHandler TraceRecorder::exceptionHandler(ExceptionHandler next)
@@ -887,26 +929,7 @@ ExceptionHandler TraceRecorder::exceptionHandler(ExceptionHandler next)
 void TraceRecorder::noteLoopClosed()
 {
     std::lock_guard lock(d->statsMutex);
-    if (d->closeNoted)
-        return;
-    d->closeNoted = true;
-    std::vector<std::uint64_t> pending;
-    for (const auto &[id, rec] : d->live)
-        pending.push_back(id);
-    std::sort(pending.begin(), pending.end());
-    for (const std::uint64_t id : pending)
-        d->destroyPending(id, {});
-    const std::int64_t now = d->lastEventTime();
-    for (const auto &[id, f] : d->unawaited) {
-        QString message = QStringLiteral("Future #%1 (%2) was never awaited and still pending when "
-                                         "the loop closed")
-                                  .arg(id)
-                                  .arg(QLatin1String(futureKindName(f.kind)));
-        if (f.task)
-            message += QStringLiteral("; created by ") + d->taskLabel(f.task);
-        d->addLint(LintKind::UnawaitedFuture, f.task, id, now, {}, message);
-    }
-    d->unawaited.clear();
+    d->loopClosed();
 }
 
 QByteArray TraceRecorder::chromeTraceJson() const

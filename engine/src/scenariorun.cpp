@@ -557,6 +557,8 @@ private:
             case DoneStatus::Failed:
                 ++m_outcome.failed;
                 break;
+            case DoneStatus::Abandoned: // never set here: the run sees only done tasks
+                break;
             }
             m_outcome.tasks.push_back(std::move(r));
         } else {

@@ -90,6 +90,19 @@ void TaskCore::start()
     scheduleStep();
 }
 
+void TaskCore::setName(QString name)
+{
+    m_name = std::move(name);
+    LoopCore *loop = m_self->loopCore();
+    if (loop->observed()) [[unlikely]] {
+        TraceEvent e;
+        e.kind = TraceEventKind::TaskRenamed;
+        e.id = m_id;
+        e.text = m_name;
+        loop->emit(e);
+    }
+}
+
 void TaskCore::scheduleStep()
 {
     Ref<FutureBase> self(m_self);
@@ -197,6 +210,7 @@ void TaskCore::step()
         h.resume(); // never throws: Coro promises catch into unhandled_exception
     }
     m_throwCancel = false;
+    const bool yielded = std::exchange(m_yielded, false);
     if (traced) [[unlikely]] {
         TraceEvent e;
         e.kind = TraceEventKind::TaskStepEnd;
@@ -206,7 +220,10 @@ void TaskCore::step()
             e.related = m_waitingOn->id();
             e.futureKind = m_waitingOn->kind();
         }
-        e.duration = std::chrono::steady_clock::now() - started;
+        e.yielded = yielded; // its next step is already scheduled
+        const auto finished = std::chrono::steady_clock::now();
+        e.duration = finished - started;
+        loop->restamp(finished);
         loop->emit(e);
     }
     if (m_root.done()) {
@@ -262,6 +279,7 @@ void TaskCore::suspendOn(FutureBase &future, std::coroutine_handle<> h)
 void TaskCore::yieldStep(std::coroutine_handle<> h)
 {
     m_resume = h;
+    m_yielded = true;
     scheduleStep();
 }
 
@@ -274,7 +292,17 @@ void TaskCore::abandon() noexcept
         m_root = m_resume = {};
     }
     m_self->abandon("the event loop was closed while the task was pending");
-    m_self->loopCore()->unregisterTask(this);
+    LoopCore *loop = m_self->loopCore();
+    if (loop->observed()) [[unlikely]] {
+        TraceEvent e;
+        e.kind = TraceEventKind::TaskDone;
+        e.id = m_id;
+        e.related = m_self->id();
+        e.status = DoneStatus::Abandoned;
+        e.text = QString::fromStdString(m_self->cancelMessage());
+        loop->emit(e);
+    }
+    loop->unregisterTask(this);
 }
 
 } // namespace loopscope::detail

@@ -73,6 +73,15 @@ private Q_SLOTS:
     void removedObserverSeesNothing();
     void observerMayRemoveItselfWhileCalled();
     void tracingDoesNotRetrieveExceptions();
+    // events added for the recorder and the visualizer
+    void stepEndSaysWhetherTheTaskYielded();
+    void stepSpansItsRealDurationAndEventsShareTheCallbackStamp();
+    void handleEventsCarryTheCreationSite();
+    void renameDoneCallbackAndNeverRetrievedAreEvents();
+    void closeAbandonsPendingTasksAndSaysSo();
+    void executorEventsCarryTheWorkersTimes();
+    void timeoutRescheduleIsReported();
+    void syncAndQueueWaitersAreTagged();
 };
 
 void tst_Observer::callbackLifecycleInOrder()
@@ -313,6 +322,194 @@ void tst_Observer::tracingDoesNotRetrieveExceptions()
     (void)f.loop.createTask(failing());
     f.loop.runUntilComplete(sleeper(1s, 0));
     QCOMPARE(neverRetrieved, 1);
+}
+
+void tst_Observer::stepEndSaysWhetherTheTaskYielded()
+{
+    Fixture f;
+    auto body = []() -> Coro<void> {
+        co_await loopscope::sleep(0s); // a yield
+        co_await loopscope::sleep(1s); // an await
+    };
+    auto task = f.loop.createTask(body());
+    f.loop.runUntilComplete(task);
+    std::vector<std::pair<bool, bool>> ends; // (yielded, awaits something)
+    for (const TraceEvent &e : f.rec.of(Kind::TaskStepEnd))
+        if (e.id == task.taskId())
+            ends.emplace_back(e.yielded, e.related != 0);
+    QCOMPARE(ends,
+             (std::vector<std::pair<bool, bool>>{
+                     { true, false }, { false, true }, { false, false } }));
+}
+
+void tst_Observer::stepSpansItsRealDurationAndEventsShareTheCallbackStamp()
+{
+    // Real clock: a step that blocks for 20 ms ends 20 ms after it began, in loop time.
+    EventLoop loop;
+    Recorder rec;
+    loop.addObserver(&rec);
+    auto body = [&]() -> Coro<void> {
+        QThread::msleep(20);
+        co_return;
+    };
+    loop.runUntilComplete(loop.createTask(body()));
+    loop.removeObserver(&rec);
+    const auto begin = rec.of(Kind::TaskStepBegin).at(0);
+    const auto end = rec.of(Kind::TaskStepEnd).at(0);
+    QVERIFY(end.time - begin.time >= 20ms);
+    QVERIFY(end.time - begin.time <= end.duration + 5ms);
+    // Events of one callback before its step ends share the callback's stamp.
+    const auto started = rec.of(Kind::HandleStarted);
+    const auto stepStart = std::find_if(started.begin(), started.end(), [](const TraceEvent &e) {
+        return e.handleKind == loopscope::HandleKind::TaskStep;
+    });
+    QVERIFY(stepStart != started.end());
+    QCOMPARE(begin.time, stepStart->time);
+    // Time never goes backwards along the stream.
+    for (std::size_t i = 1; i < rec.events.size(); ++i)
+        QVERIFY2(rec.events[i].time >= rec.events[i - 1].time,
+                 loopscope::traceEventKindName(rec.events[i].kind));
+}
+
+void tst_Observer::handleEventsCarryTheCreationSite()
+{
+    Fixture f;
+    f.loop.callSoon([] {});
+    f.loop.callSoon([&] { f.loop.stop(); });
+    f.loop.runForever();
+    const auto started = f.rec.of(Kind::HandleStarted);
+    const auto finished = f.rec.of(Kind::HandleFinished);
+    QVERIFY(!started.empty());
+    QCOMPARE(started.size(), finished.size());
+    for (const auto *list : { &started, &finished })
+        for (const TraceEvent &e : *list)
+            QVERIFY2(QByteArray(e.location.fileName()).endsWith("tst_observer.cpp"),
+                     e.location.fileName());
+}
+
+void tst_Observer::renameDoneCallbackAndNeverRetrievedAreEvents()
+{
+    Fixture f;
+    f.loop.setExceptionHandler([](const loopscope::ExceptionContext &) {});
+    auto task = f.loop.createTask(sleeper(1s, 1), QStringLiteral("before"));
+    task.setName(QStringLiteral("after"));
+    const auto renamed = f.rec.of(Kind::TaskRenamed);
+    QCOMPARE(renamed.size(), 1u);
+    QCOMPARE(renamed[0].id, task.taskId());
+    QCOMPARE(renamed[0].text, QStringLiteral("after"));
+
+    // A done-callback on a plain future: the waiter is visible.
+    auto future = f.loop.createFuture<int>();
+    const auto callback = future.addDoneCallback([](loopscope::Future<int>) {});
+    auto added = f.rec.of(Kind::DoneCallbackAdded);
+    QVERIFY(!added.empty());
+    QCOMPARE(added.back().id, future.id());
+    QCOMPARE(added.back().related, callback);
+    QCOMPARE(added.back().handleKind, loopscope::HandleKind::DoneCallback);
+    // A task awaiting it shows up as a TaskStep waiter, added by that task.
+    auto waiter = [&]() -> Coro<int> { co_return co_await future; };
+    auto waiting = f.loop.createTask(waiter());
+    f.loop.callLater(1s, [&] { future.setResult(5); });
+    QCOMPARE(f.loop.runUntilComplete(waiting), 5);
+    added = f.rec.of(Kind::DoneCallbackAdded);
+    QCOMPARE(added.back().id, future.id());
+    QCOMPARE(added.back().task, waiting.taskId());
+    QCOMPARE(added.back().handleKind, loopscope::HandleKind::TaskStep);
+
+    // A failed future dropped unread.
+    std::uint64_t lostId = 0;
+    {
+        auto lost = f.loop.createFuture<int>();
+        lostId = lost.id();
+        lost.setException(std::make_exception_ptr(std::runtime_error("nobody read me")));
+    }
+    const auto never = f.rec.of(Kind::ExceptionNeverRetrieved);
+    QCOMPARE(never.size(), 1u);
+    QCOMPARE(never[0].id, lostId);
+    QCOMPARE(never[0].related, 0u);
+    QVERIFY2(never[0].text.contains(QStringLiteral("nobody read me")), qPrintable(never[0].text));
+}
+
+void tst_Observer::closeAbandonsPendingTasksAndSaysSo()
+{
+    auto clock = std::make_shared<loopscope::VirtualClock>();
+    Recorder rec;
+    EventLoop loop(clock);
+    loop.setExceptionHandler([](const loopscope::ExceptionContext &) {});
+    loop.addObserver(&rec);
+    auto stuck = loop.createTask(sleeper(1h, 0), QStringLiteral("stuck"));
+    loop.runUntilComplete(sleeper(1s, 0));
+    loop.close();
+    loop.removeObserver(&rec);
+    const auto done = rec.of(Kind::TaskDone);
+    const auto it = std::find_if(done.begin(), done.end(),
+                                 [&](const TraceEvent &e) { return e.id == stuck.taskId(); });
+    QVERIFY(it != done.end());
+    QCOMPARE(it->status, loopscope::DoneStatus::Abandoned);
+    const auto closed = rec.of(Kind::LoopClosed);
+    QCOMPARE(closed.size(), 1u);
+    QCOMPARE(closed[0].count, 1u);
+    QCOMPARE(rec.events.back().kind, Kind::LoopClosed);
+}
+
+void tst_Observer::executorEventsCarryTheWorkersTimes()
+{
+    EventLoop loop; // real clock: the worker's times mean something
+    Recorder rec;
+    loop.addObserver(&rec);
+    auto job = loop.runInExecutor([] { QThread::msleep(30); });
+    loop.runUntilComplete(job);
+    loop.removeObserver(&rec);
+    const auto started = rec.of(Kind::ExecutorJobStarted).at(0);
+    const auto finished = rec.of(Kind::ExecutorJobFinished).at(0);
+    QVERIFY(started.when <= started.time); // it ran before the loop heard of it
+    QVERIFY(finished.when <= finished.time);
+    QVERIFY(finished.when - started.when >= 30ms);
+    QVERIFY(finished.when - started.when <= finished.duration + 1ms);
+}
+
+void tst_Observer::timeoutRescheduleIsReported()
+{
+    Fixture f;
+    auto body = []() -> Coro<int> {
+        co_return co_await loopscope::timeout(10s, [](loopscope::Timeout &t) -> Coro<int> {
+            t.reschedule(loopscope::EventLoop::current()->time() + 20s);
+            co_await loopscope::sleep(1s);
+            co_return 1;
+        });
+    };
+    QCOMPARE(f.loop.runUntilComplete(f.loop.createTask(body())), 1);
+    const auto rescheduled = f.rec.of(Kind::TimerRescheduled);
+    QCOMPARE(rescheduled.size(), 1u);
+    QCOMPARE(rescheduled[0].when, loopscope::TimePoint(20s));
+    QVERIFY(rescheduled[0].related != 0);
+    QVERIFY(rescheduled[0].related != rescheduled[0].id);
+    QVERIFY(f.rec.indexOf(Kind::TimerCancelled, rescheduled[0].related) >= 0);
+    QVERIFY(f.rec.indexOf(Kind::TimerArmed, rescheduled[0].id) >= 0);
+}
+
+void tst_Observer::syncAndQueueWaitersAreTagged()
+{
+    Fixture f;
+    loopscope::Event event;
+    loopscope::Queue<int> queue;
+    auto waitEvent = [&]() -> Coro<void> { co_await event.wait(); };
+    auto getItem = [&]() -> Coro<int> { co_return co_await queue.get(); };
+    auto a = f.loop.createTask(waitEvent());
+    auto b = f.loop.createTask(getItem());
+    f.loop.callLater(1s, [&] {
+        event.set();
+        queue.putNowait(3);
+    });
+    f.loop.runUntilComplete(a);
+    QCOMPARE(f.loop.runUntilComplete(b), 3);
+    std::vector<loopscope::FutureKind> kinds;
+    for (const TraceEvent &e : f.rec.of(Kind::TaskStepEnd))
+        if (e.related)
+            kinds.push_back(e.futureKind);
+    QVERIFY(std::find(kinds.begin(), kinds.end(), loopscope::FutureKind::Sync) != kinds.end());
+    QVERIFY(std::find(kinds.begin(), kinds.end(), loopscope::FutureKind::Queue) != kinds.end());
+    QVERIFY(std::find(kinds.begin(), kinds.end(), loopscope::FutureKind::Plain) == kinds.end());
 }
 
 QTEST_GUILESS_MAIN(tst_Observer)

@@ -118,6 +118,7 @@ private Q_SLOTS:
     void lintsAreBoundedButCounted();
     void cleanScenarioHasNoLints();
     void unrelatedExceptionsAreIgnored();
+    void eventsReplaceTheExceptionHandler();
 };
 
 void tst_Recorder::histogramBucketsAndQuantiles()
@@ -834,20 +835,61 @@ void tst_Recorder::cleanScenarioHasNoLints()
 
 void tst_Recorder::unrelatedExceptionsAreIgnored()
 {
+    // The exception handler's reports are only counted: lints come from the loop's events.
     TraceRecorder rec;
     loopscope::ExceptionContext ctx;
-    ctx.message = QStringLiteral("Exception in callback");
-    ctx.task = QStringLiteral("<Task #3 'x' failed created at a.cpp:1>");
-    rec.noteException(ctx);
-    for (int k = 0; k < loopscope::kLintKindCount; ++k)
-        QCOMPARE(rec.lintCount(LintKind(k)), 0u);
-    // A future's lost exception names the future.
     ctx.message = QStringLiteral("Future exception was never retrieved");
-    ctx.task.clear();
     ctx.future = QStringLiteral("<Future #42 failed: boom>");
     rec.noteException(ctx);
+    rec.exceptionHandler([](const loopscope::ExceptionContext &) {})(ctx);
+    for (int k = 0; k < loopscope::kLintKindCount; ++k)
+        QCOMPARE(rec.lintCount(LintKind(k)), 0u);
+    QCOMPARE(rec.loopStats().exceptionsReported, 2u);
+}
+
+void tst_Recorder::eventsReplaceTheExceptionHandler()
+{
+    // No exception handler wired to the recorder, no noteLoopClosed(): the events suffice.
+    auto clock = std::make_shared<loopscope::VirtualClock>();
+    TraceRecorder rec(quietOptions());
+    EventLoop loop(clock);
+    loop.addObserver(&rec);
+    loop.setExceptionHandler([](const loopscope::ExceptionContext &) {});
+    {
+        auto lost = loop.createFuture<int>();
+        lost.setException(std::make_exception_ptr(std::runtime_error("dropped")));
+    }
+    auto stuck = loop.createTask(sleeper(1h, 0), QStringLiteral("stuck"));
+    stuck.setName(QStringLiteral("renamed"));
+    // Futures waited through done-callbacks (gather) are not "never awaited".
+    auto a = loop.createFuture<int>();
+    auto b = loop.createFuture<int>();
+    loop.callLater(1s, [&] {
+        a.setResult(1);
+        b.setResult(2);
+    });
+    auto both = [&]() -> loopscope::Coro<int> {
+        auto [x, y] = co_await loopscope::gather(a, b);
+        co_return x + y;
+    };
+    QCOMPARE(loop.runUntilComplete(loop.createTask(both())), 3);
+    auto forgotten = loop.createFuture<int>(); // nobody waits, never completes
+    loop.close();
     QCOMPARE(rec.lintCount(LintKind::ExceptionNeverRetrieved), 1u);
-    QCOMPARE(rec.lints().front().id, 42u);
+    QVERIFY2(lintsOf(rec, LintKind::ExceptionNeverRetrieved)[0].message.contains(
+                     QStringLiteral("dropped")),
+             qPrintable(lintsOf(rec, LintKind::ExceptionNeverRetrieved)[0].message));
+    QCOMPARE(rec.lintCount(LintKind::DestroyedPending), 1u);
+    const auto destroyed = lintsOf(rec, LintKind::DestroyedPending);
+    QCOMPARE(destroyed[0].task, stuck.taskId());
+    QVERIFY2(destroyed[0].message.contains(QStringLiteral("renamed")),
+             qPrintable(destroyed[0].message));
+    QCOMPARE(rec.task(stuck.taskId())->state, State::Destroyed);
+    QCOMPARE(rec.lintCount(LintKind::UnawaitedFuture), 1u);
+    QCOMPARE(lintsOf(rec, LintKind::UnawaitedFuture)[0].id, forgotten.id());
+    rec.noteLoopClosed(); // after the event: nothing new
+    QCOMPARE(rec.lintCount(LintKind::DestroyedPending), 1u);
+    QCOMPARE(rec.lintCount(LintKind::UnawaitedFuture), 1u);
 }
 
 QTEST_GUILESS_MAIN(tst_Recorder)

@@ -47,6 +47,12 @@ public:
 
     //! The current time on this clock. Never goes backwards.
     virtual TimePoint now() const = 0;
+    /*!
+     * The clock's time at the real instant \a real, a recent std::chrono::steady_clock
+     * reading: lets the loop time a callback and stamp its trace events with one clock read.
+     * The default ignores \a real and returns now().
+     */
+    virtual TimePoint at(std::chrono::steady_clock::time_point real) const;
 
     /*!
      * How long, in real (wall) time, until \a deadline is reached on this clock, or a
@@ -86,6 +92,7 @@ class SteadyClock final : public Clock
 public:
     SteadyClock();
     TimePoint now() const override;
+    TimePoint at(std::chrono::steady_clock::time_point real) const override;
     Duration realTimeUntil(TimePoint deadline) const override;
 
 private:
@@ -107,6 +114,7 @@ public:
     explicit ScaledClock(double factor = 1.0);
 
     TimePoint now() const override;
+    TimePoint at(std::chrono::steady_clock::time_point real) const override;
     //! Real time to wait: (deadline - now) / factor; negative (no timer) while paused.
     Duration realTimeUntil(TimePoint deadline) const override;
 

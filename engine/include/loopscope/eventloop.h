@@ -57,6 +57,7 @@ public:
     std::uint64_t m_futureId = 0;
     Qt::HANDLE m_thread = nullptr;
     Duration m_ranFor{};
+    std::chrono::steady_clock::time_point m_finishedAt{}; //!< real time, on the worker
     bool m_failed = false;
     bool m_traceStart = false;
 

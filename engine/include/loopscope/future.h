@@ -90,7 +90,8 @@ public:
 protected:
     //! Reports a failed future's exception that nobody retrieved (once). Called from the
     //! destructors, where \a description still knows the most derived type.
-    void reportIfNeverRetrieved(const std::string &description, bool isTask) noexcept;
+    //! \a taskId: the task this future belongs to (0: a plain future).
+    void reportIfNeverRetrieved(const std::string &description, std::uint64_t taskId) noexcept;
     //! Throws InvalidStateError unless pending.
     void ensurePending(const char *operation) const;
     //! PENDING -> FINISHED (value stored by the subclass) and schedule the callbacks.

@@ -51,7 +51,8 @@ public:
     //! A new pending future on the bound loop; binds to the current loop on first use.
     //! Throws RuntimeError when there is no current loop or it is not the bound one;
     //! \a owner names the primitive in the message.
-    Future<void> newWaiter(const char *owner);
+    //! A waiter future on the bound loop; \a kind says what it waits for in the trace.
+    Future<void> newWaiter(const char *owner, FutureKind kind = FutureKind::Sync);
     bool isBound() const noexcept { return m_core != nullptr; }
 
 private:

@@ -29,29 +29,42 @@ enum class TraceEventKind : std::uint8_t {
     IterationBegin, //!< id: iteration number; count: ready callbacks; count2: live timers
     IterationEnd, //!< id: iteration number; duration: real time the iteration took
     HandleScheduled, //!< id: handle; handleKind; task: task of a step; location: creation site
-    HandleStarted, //!< id: handle; handleKind; task: task of a step
-    HandleFinished, //!< id: handle; duration: real run time; failed: it threw
+    HandleStarted, //!< id: handle; handleKind; task: task of a step; location: creation site
+    HandleFinished, //!< id: handle; handleKind; task; location; duration: real run time;
+    //!< failed: it threw
     TimerArmed, //!< id: handle; when: deadline; location: creation site
     TimerFired, //!< id: handle; when: deadline; duration: lateness (time - when)
     TimerCancelled, //!< id: handle
-    FutureCreated, //!< id: future; futureKind
+    FutureCreated, //!< id: future; futureKind; task: the running task (0: none)
     FutureDone, //!< id: future; futureKind; task: the task whose step completed it (0: none);
     //!< related: the handle that was running
     FutureCancelled, //!< id: future; futureKind; text: cancel message
     FutureFailed, //!< id: future; futureKind; text: the error
-    TaskCreated, //!< id: task; related: its future id; parent: creating task; text: name
+    TaskCreated, //!< id: task; related: its future id; parent: creating task; text: name;
+    //!< location: creation site
     TaskStepBegin, //!< id: task; count: step number
-    TaskStepEnd, //!< id: task; related: future it now awaits (0: ready/yielding/done);
-    //!< futureKind: what that future is; duration: real step time
-    TaskDone, //!< id: task; status: finished/cancelled/failed; text: error or cancel message
-    Wakeup, //!< id: woken task; related: the future whose completion woke it (0: a yield)
+    TaskStepEnd, //!< id: task; count: step number; related: future it now awaits (0: none);
+    //!< futureKind: what that future is; yielded: it gave up the loop for one iteration
+    //!< (sleep(0)) and is ready again; duration: real step time
+    TaskDone, //!< id: task; related: its future; status (Abandoned: still pending when the
+    //!< loop closed); text: error or cancel message
+    Wakeup, //!< id: woken task; related: the future whose completion woke it; futureKind
+    //!< (a yield has no Wakeup: the step is scheduled again directly, see TaskStepEnd)
     ExecutorJobQueued, //!< id: job; related: its future
-    ExecutorJobStarted, //!< id: job; thread: worker thread
-    ExecutorJobFinished, //!< id: job; thread: worker; duration: real run time; failed
+    ExecutorJobStarted, //!< id: job; related: its future; thread: worker thread; when: clock
+    //!< time at which the worker started it (time: when the loop learned of it)
+    ExecutorJobFinished, //!< id: job; related; thread: worker; duration: real run time;
+    //!< failed; when: clock time at which the worker finished it
     LoopPaused, //!< count: PauseReason; id: the task or handle that hit a breakpoint (0: none)
     LoopResumed, //!< the loop runs freely again (resume(), or a step began)
+    TaskRenamed, //!< id: task; text: the new name
+    DoneCallbackAdded, //!< id: future; related: callback id; handleKind: TaskStep when a task
+    //!< awaits the future, DoneCallback otherwise; task: the task that added it (0: none)
+    TimerRescheduled, //!< id: the new timer handle; related: the cancelled one; when: deadline
+    ExceptionNeverRetrieved, //!< id: future; related: its task (0: a plain future); text: the
+    //!< error (Python: "Future/Task exception was never retrieved")
+    LoopClosed, //!< count: tasks abandoned (each got a TaskDone with status Abandoned first)
 };
-
 //! Why the loop paused (TraceEventKind::LoopPaused's count field).
 enum class PauseReason : std::uint8_t {
     Requested, //!< pause() was called
@@ -64,12 +77,22 @@ const char *pauseReasonName(PauseReason reason);
 const char *traceEventKindName(TraceEventKind kind);
 
 //! How a task or future ended, in TaskDone events.
-enum class DoneStatus : std::uint8_t { Finished, Cancelled, Failed };
+enum class DoneStatus : std::uint8_t {
+    Finished,
+    Cancelled,
+    Failed,
+    Abandoned, //!< still pending when its loop closed: destroyed, never resumed
+};
+const char *doneStatusName(DoneStatus status);
 
 /*!
  * One event as observers see it. Which fields mean something depends on kind (see
  * TraceEventKind). Times are on the loop's clock; durations of running code are real time,
  * because a virtual clock stands still while code runs.
+ *
+ * The loop reads its clock once per callback, not once per event: every event a callback
+ * emits carries the time the callback started, except TaskStepEnd and HandleFinished, which
+ * carry the time it ended (so a step spans [TaskStepBegin.time, TaskStepEnd.time]).
  */
 struct TraceEvent
 {
@@ -78,6 +101,7 @@ struct TraceEvent
     FutureKind futureKind = FutureKind::Plain;
     DoneStatus status = DoneStatus::Finished;
     bool failed = false;
+    bool yielded = false;
     TimePoint time{};
     TimePoint when{};
     Duration duration{};

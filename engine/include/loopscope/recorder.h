@@ -33,8 +33,8 @@ namespace loopscope {
  * | --- | --- | --- | --- | --- | --- |
  * | IterationBegin, IterationEnd | iteration | live timers | ready callbacks | End: real run time | |
  * | HandleScheduled | handle | | task of a step | | location |
- * | HandleStarted | handle | | task of a step | | |
- * | HandleFinished | handle | | task of a step | real run time | |
+ * | HandleStarted | handle | | task of a step | | location |
+ * | HandleFinished | handle | | task of a step | real run time | location |
  * | TimerArmed, TimerCancelled | handle | | | deadline - time | location (armed) |
  * | TimerFired | handle | | | lateness (time - deadline) | |
  * | FutureCreated | future | | creating task | | |
@@ -45,8 +45,18 @@ namespace loopscope {
  * | TaskDone | task | its future | | | text: error or cancel message |
  * | Wakeup | woken task | future that woke it | | | |
  * | ExecutorJobQueued | job | its future | | | location |
- * | ExecutorJobStarted, ExecutorJobFinished | job | its future | worker thread | Finished: run time | |
+ * | ExecutorJobStarted | job | its future | worker thread | lag: time - when the worker started it | |
+ * | ExecutorJobFinished | job | its future | worker thread | real run time | |
  * | LoopPaused | task or handle (0: none) | | PauseReason | | |
+ * | TaskRenamed | task | | | | text: new name |
+ * | DoneCallbackAdded | future | callback id | adding task | | location |
+ * | TimerRescheduled | new handle | old handle | | deadline - time | |
+ * | ExceptionNeverRetrieved | future | its task (0: none) | | | text: the error |
+ * | LoopClosed | | | tasks abandoned | | |
+ *
+ * TaskStepEnd's `yielded` says the step ended in sleep(0); TaskDone's status Abandoned that the
+ * loop closed while the task was pending. An executor job ran on its worker from
+ * (Started.time - Started.duration) for Finished.duration.
  */
 struct RecordedEvent
 {
@@ -65,7 +75,8 @@ struct RecordedEvent
     FutureKind futureKind = FutureKind::Plain;
     DoneStatus status = DoneStatus::Finished;
     bool failed = false;
-    std::uint8_t reserved[3] = {};
+    bool yielded = false; //!< TaskStepEnd: the step ended in sleep(0)
+    std::uint8_t reserved[2] = {};
 };
 static_assert(sizeof(RecordedEvent) == 64, "RecordedEvent is meant to stay one cache line");
 
@@ -115,7 +126,7 @@ struct TaskStats
         Finished,
         Cancelled,
         Failed,
-        Destroyed, //!< still pending when its loop closed (see TraceRecorder::noteLoopClosed)
+        Destroyed, //!< still pending when its loop closed (TaskDone with status Abandoned)
     };
 
     std::uint64_t id = 0; //!< the task's number (Task::taskId())
@@ -184,6 +195,8 @@ struct LoopStats
     std::uint64_t pauses = 0;
     //! Candidates for the UnawaitedFuture lint forgotten because maxUnawaitedFutures was hit.
     std::uint64_t untrackedFutures = 0;
+    //! Reports that reached the loop's exception handler through exceptionHandler().
+    std::uint64_t exceptionsReported = 0;
 };
 
 //! The kinds of problem the recorder points out.
@@ -254,10 +267,9 @@ struct RecorderOptions
  * once no event in the ring refers to it), the tracked tasks, the retained finished tasks,
  * the unawaited-future candidates and the kept lints all have caps (RecorderOptions).
  *
- * Two things the loop does not report as events must be passed on by the application:
- * exceptions nobody retrieved and tasks destroyed pending reach the loop's exception handler
- * (install exceptionHandler(), or call noteException() from your own), and the end of the
- * loop (call noteLoopClosed() after EventLoop::close()).
+ * Everything comes from the loop's events, the end of the loop included (LoopClosed, with
+ * a TaskDone of status Abandoned for each task still pending). noteLoopClosed() is only
+ * needed when the recorder is detached before EventLoop::close().
  */
 class TraceRecorder final : public LoopObserver
 {
@@ -313,13 +325,10 @@ public:
     //! How many lints of \a kind were found, kept or not.
     std::uint64_t lintCount(LintKind kind) const;
 
-    // --- what the loop does not report as events ----------------------------------------
+    // --- beyond the events -------------------------------------------------------------
 
-    /*!
-     * Tells the recorder what the loop's exception handler was told; it recognises
-     * "Task/Future exception was never retrieved" (ExceptionNeverRetrieved) and "Task was
-     * destroyed but it is pending!" (DestroyedPending) and ignores the rest. Any thread.
-     */
+    //! Counts a report of the loop's exception handler (LoopStats::exceptionsReported).
+    //! Any thread.
     void noteException(const ExceptionContext &context);
     /*!
      * A handler for EventLoop::setExceptionHandler() that calls noteException() and then
@@ -328,10 +337,10 @@ public:
      */
     ExceptionHandler exceptionHandler(ExceptionHandler next = {});
     /*!
-     * Call after EventLoop::close(): tasks still tracked as pending become Destroyed
-     * (DestroyedPending, unless noteException() already reported them) and futures created
-     * while recording that nobody awaited and that never completed become UnawaitedFuture
-     * lints. Any thread; calling it twice reports nothing new.
+     * What the LoopClosed event does, for a recorder detached before the loop closed: tasks
+     * still tracked as pending become Destroyed (DestroyedPending) and futures created while
+     * recording that nobody awaited and that never completed become UnawaitedFuture lints.
+     * Any thread; once per recorder (a LoopClosed event counts).
      */
     void noteLoopClosed();
 

@@ -40,7 +40,8 @@ public:
     //! The task's own number (Task-1, Task-2... as asyncio), distinct from its future id.
     std::uint64_t id() const noexcept { return m_id; }
     const QString &name() const noexcept { return m_name; }
-    void setName(QString name) { m_name = std::move(name); }
+    //! Renames the task and tells the loop's observers (TaskRenamed).
+    void setName(QString name);
     const SourceLocation &location() const noexcept { return m_location; }
     //! What the task is suspended on, or null (ready, running or done).
     FutureBase *waitingOn() const noexcept { return m_waitingOn.get(); }
@@ -78,6 +79,7 @@ private:
     bool m_mustCancel = false;
     bool m_throwCancel = false;
     bool m_started = false;
+    bool m_yielded = false; //!< the running step ended in a yield (sleep(0))
 
     friend class TaskFinisher;
 };
@@ -96,7 +98,7 @@ public:
     {
     }
 
-    ~TaskState() override { this->reportIfNeverRetrieved(m_core.describe(), true); }
+    ~TaskState() override { this->reportIfNeverRetrieved(m_core.describe(), m_core.id()); }
 
     bool cancel(std::string message) override { return m_core.cancel(std::move(message)); }
     TaskCore *taskCore() noexcept override { return &m_core; }
