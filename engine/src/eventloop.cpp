@@ -166,7 +166,20 @@ void LoopCore::requestWake()
 void LoopCore::onWakeEvent()
 {
     m_wakePending.store(false, std::memory_order_release);
-    runOnce();
+    runSlice();
+}
+
+void LoopCore::runSlice()
+{
+    Ref<LoopCore> keepAlive(this); // a callback may destroy the EventLoop object
+    if (!runOnce() || m_iterationBudget <= Duration::zero())
+        return;
+    // Back-to-back iterations while work is ready, for at most the budget: each one is a
+    // whole asyncio iteration, only Qt's per-event price is paid once per slice. The wake
+    // event the first iteration posted is already queued, so Qt serves its own events
+    // (input, paint, timers) before the next slice.
+    const auto deadline = std::chrono::steady_clock::now() + m_iterationBudget;
+    while (!m_ready.empty() && std::chrono::steady_clock::now() < deadline && runOnce()) { }
 }
 
 void LoopCore::onTimerEvent(int timerId)
@@ -175,24 +188,24 @@ void LoopCore::onTimerEvent(int timerId)
         // Waited long enough for the pending Qt operations: let virtual time jump once.
         m_holdTimer.stop();
         m_holdExpired = true;
-        runOnce();
+        runSlice();
         return;
     }
     m_qtTimer.stop();
     m_armedDeadline = TimePoint::max();
-    runOnce();
+    runSlice();
 }
 
-void LoopCore::runOnce()
+bool LoopCore::runOnce()
 {
     if (isClosed() || m_inIteration)
-        return;
+        return false;
     Ref<LoopCore> keepAlive(this); // a callback may destroy the EventLoop object
     CurrentLoopScope current(m_owner);
     if (m_paused) {
         if (m_stepActive && m_stepKind != StepKind::Iteration) {
             runOneStep();
-            return;
+            return false;
         }
         if (!m_stepActive) {
             // Paused: nothing runs, but stop() must still end runForever().
@@ -200,7 +213,7 @@ void LoopCore::runOnce()
                 m_stopping = false;
                 m_nested->exit(0);
             }
-            return;
+            return false;
         }
     }
     m_inIteration = true;
@@ -238,12 +251,16 @@ void LoopCore::runOnce()
     if (m_pauseRequested)
         enterPause(m_requestedReason, m_requestedId);
 
+    // Another iteration may follow at once only when the loop runs freely on.
+    bool mayContinue = !m_paused && !m_stepActive && !m_stopping;
     if (m_stopping && m_nested) {
         m_stopping = false;
         m_nested->exit(0);
     }
-    if (!isClosed())
-        rearm();
+    if (isClosed())
+        return false;
+    rearm();
+    return mayContinue;
 }
 
 void LoopCore::drainInbox()
@@ -1072,6 +1089,19 @@ void EventLoop::setDebug(bool enabled)
 bool EventLoop::debug() const
 {
     return d->debug();
+}
+
+void EventLoop::setIterationBudget(Duration budget)
+{
+    d->checkThread("setIterationBudget");
+    if (budget < Duration::zero())
+        throw ValueError("setIterationBudget: the budget must not be negative");
+    d->setIterationBudget(budget);
+}
+
+Duration EventLoop::iterationBudget() const
+{
+    return d->iterationBudget();
 }
 
 void EventLoop::setSlowCallbackDuration(Duration threshold)

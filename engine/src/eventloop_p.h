@@ -123,6 +123,10 @@ public:
     void setBreakOnTaskFailure(bool enabled);
     void setBreakOnSlowCallback(bool enabled);
 
+    // Integration with Qt's event loop.
+    void setIterationBudget(Duration budget) noexcept { m_iterationBudget = budget; }
+    Duration iterationBudget() const noexcept { return m_iterationBudget; }
+
     // Debug mode.
     void setDebug(bool enabled) noexcept { m_debug = enabled; }
     bool debug() const noexcept { return m_debug; }
@@ -141,8 +145,12 @@ public:
     bool onLoopThread() const noexcept { return QThread::currentThread() == m_thread; }
 
 private:
-    // One iteration, in asyncio's order; each phase small.
-    void runOnce();
+    //! What one Qt wake-up runs: iterations back to back while work is ready, for at most
+    //! the iteration budget.
+    void runSlice();
+    //! One iteration, in asyncio's order; each phase small. True when it ran and the loop
+    //! runs freely on (not paused, stepping, stopping or closed).
+    bool runOnce();
     void drainInbox();
     void expireTimers();
     void runReadySnapshot();
@@ -225,6 +233,7 @@ private:
     bool m_breakOnFailure = false;
     bool m_breakOnSlow = false;
     Duration m_slowCallback = std::chrono::milliseconds(100);
+    Duration m_iterationBudget = std::chrono::milliseconds(2);
     bool m_debug = false;
 };
 

@@ -79,6 +79,7 @@ private Q_SLOTS:
     void burstUsesOneWakeEventNotOnePerCallback();
     void timersUseOneQtTimerNotOnePerCallback();
     void qtEventsInterleaveWithIterations();
+    void saturatedLoopServesQtEventsWithinTheBudget();
     void moveOnlyCallables();
     void executorJobCancelledBeforeItStartsNeverRuns();
 };
@@ -520,7 +521,9 @@ void tst_EventLoop::timersUseOneQtTimerNotOnePerCallback()
 void tst_EventLoop::qtEventsInterleaveWithIterations()
 {
     // A callback chain that never ends must not starve Qt: a queued Qt call gets through.
+    // With no iteration budget every iteration costs one Qt event, so few hops run first.
     EventLoop loop(std::make_shared<VirtualClock>());
+    loop.setIterationBudget(loopscope::Duration::zero());
     int hops = 0;
     std::function<void()> hop = [&] {
         ++hops;
@@ -539,6 +542,62 @@ void tst_EventLoop::qtEventsInterleaveWithIterations()
     QVERIFY(qtRan);
     QVERIFY(hops >= 1);
     QVERIFY(hops < 1000);
+}
+
+void tst_EventLoop::saturatedLoopServesQtEventsWithinTheBudget()
+{
+    // The default budget runs iterations back to back, yet a posted Qt event and a QTimer
+    // are served while the loop never runs out of work.
+    EventLoop loop;
+    QCOMPARE(loop.iterationBudget(), loopscope::Duration(2ms));
+    std::uint64_t hops = 0;
+    std::function<void()> hop = [&] {
+        ++hops;
+        loop.callSoon(hop);
+    };
+    loop.callSoon(hop);
+    bool posted = false;
+    bool timerFired = false;
+    std::uint64_t hopsAtPosted = 0;
+    QMetaObject::invokeMethod(
+            QCoreApplication::instance(),
+            [&] {
+                posted = true;
+                hopsAtPosted = hops;
+            },
+            Qt::QueuedConnection);
+    QTimer::singleShot(20ms, QCoreApplication::instance(), [&] {
+        timerFired = true;
+        loop.stop();
+    });
+    QTimer watchdog; // a starved Qt would never get here: fail instead of hanging
+    watchdog.setSingleShot(true);
+    QObject::connect(&watchdog, &QTimer::timeout, &watchdog, [&] { loop.stop(); });
+    watchdog.start(5s);
+    loop.runForever();
+    QVERIFY(posted);
+    QVERIFY(timerFired);
+    QVERIFY(watchdog.isActive()); // stopped by the 20 ms timer, not the watchdog
+    // Several iterations per Qt event: the first slice ran more than one hop before the
+    // posted event was served (one iteration per event would give exactly one).
+    QVERIFY2(hopsAtPosted > 1, qPrintable(QString::number(hopsAtPosted)));
+    QVERIFY(hops > hopsAtPosted);
+
+    // Iterations stay asyncio iterations: what a callback schedules runs in the next one.
+    std::vector<int> order;
+    loop.callSoon([&] {
+        order.push_back(1);
+        loop.callSoon([&] { order.push_back(3); });
+    });
+    loop.callSoon([&] { order.push_back(2); });
+    loop.callSoon([&] { loop.stop(); });
+    loop.runForever();
+    QCOMPARE(order, (std::vector<int>{ 1, 2 })); // 3 belongs to the iteration after stop
+    loop.callSoon([&] { loop.stop(); });
+    loop.runForever();
+    QCOMPARE(order, (std::vector<int>{ 1, 2, 3 }));
+
+    QVERIFY_THROWS_EXCEPTION(loopscope::ValueError, loop.setIterationBudget(-1ms));
 }
 
 void tst_EventLoop::moveOnlyCallables()

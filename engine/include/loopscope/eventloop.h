@@ -347,6 +347,20 @@ public:
     void addObserver(LoopObserver *observer);
     void removeObserver(LoopObserver *observer);
 
+    // --- integration with Qt's event loop ---------------------------------------------
+
+    /*!
+     * How long the loop may run iterations back to back before it gives control back to Qt
+     * (default 2 ms). Each Qt wake-up runs one iteration, then more while callbacks are
+     * ready and the budget lasts: every iteration is still a whole asyncio iteration (the
+     * callbacks scheduled during one run in the next), but Qt's price per posted event is
+     * paid once per slice instead of once per iteration. Qt's own events (input, paint,
+     * QTimer) wait at most about one budget (plus the callback running when it ends).
+     * Zero gives one iteration per Qt event. Throws ValueError when negative.
+     */
+    void setIterationBudget(Duration budget);
+    Duration iterationBudget() const;
+
     // --- debug mode -------------------------------------------------------------------
 
     /*!
