@@ -1,0 +1,59 @@
+// executor: 10,000 trivial jobs run on a thread pool and awaited together. Loopscope's
+// runInExecutor + gather against QtConcurrent::run(...).then(context, ...) counting
+// completions on the main thread.
+//
+//   bench_executor [--quick] [--reps N]
+
+#include "benchsupport.h"
+
+#include <loopscope/loopscope.h>
+
+#include <QCoreApplication>
+#include <QEventLoop>
+#include <QtConcurrent>
+
+int main(int argc, char **argv)
+{
+    QCoreApplication app(argc, argv);
+    const bench::Options options(argc, argv);
+    const std::int64_t n = options.size(10'000);
+    bench::Result ours("executor", "loopscope", n);
+    bench::Result qt("executor", "qt", n);
+    for (int rep = 0; rep < options.repetitions; ++rep) {
+        {
+            loopscope::EventLoop loop;
+            const auto start = bench::Clock::now();
+            std::vector<loopscope::Future<int>> jobs;
+            jobs.reserve(std::size_t(n));
+            for (std::int64_t i = 0; i < n; ++i)
+                jobs.push_back(loop.runInExecutor([i] { return int(i & 1); }));
+            auto all = [&]() -> loopscope::Coro<std::size_t> {
+                const auto results = co_await loopscope::gather(jobs);
+                co_return results.size();
+            };
+            const std::size_t got = loop.runUntilComplete(loop.createTask(all()));
+            ours.addRun(bench::secondsSince(start));
+            if (std::int64_t(got) != n)
+                return 1;
+        }
+        {
+            QObject context;
+            QEventLoop events;
+            std::int64_t done = 0;
+            const auto start = bench::Clock::now();
+            for (std::int64_t i = 0; i < n; ++i)
+                QtConcurrent::run([i] { return int(i & 1); }).then(&context, [&](int) {
+                    if (++done == n)
+                        events.quit();
+                });
+            events.exec();
+            qt.addRun(bench::secondsSince(start));
+        }
+    }
+    for (bench::Result *r : { &ours, &qt })
+        r->addFigure("us_per_job", r->perOpNs() / 1000);
+    ours.print();
+    qt.print();
+    bench::printRatio("executor", ours, qt, "per_op_ns", 1, "ns");
+    return 0;
+}
