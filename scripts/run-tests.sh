@@ -48,8 +48,9 @@ if ((clang)); then
         -DLOOPSCOPE_WERROR=ON
 elif ((sanitize)); then
     build_dir="${LOOPSCOPE_BUILD_DIR:-$LOOPSCOPE_ROOT/build-asan}"
+    # The bench programs are built (and smoke-run) by the two Release configurations only.
     configure_and_build "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOOPSCOPE_WERROR=ON \
-        -DLOOPSCOPE_SANITIZE=address,undefined
+        -DLOOPSCOPE_SANITIZE=address,undefined -DLOOPSCOPE_BUILD_BENCH=OFF
     # Every report is fatal and comes with a symbolized stack; leaks fail the test too.
     export ASAN_OPTIONS="abort_on_error=1:halt_on_error=1:detect_leaks=1:strict_init_order=1:check_initialization_order=1:symbolize=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
     export UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1:symbolize=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
