@@ -45,7 +45,7 @@ fi
 if ((clang)); then
     build_dir="${LOOPSCOPE_BUILD_DIR:-$LOOPSCOPE_ROOT/build-clang}"
     CC=clang CXX=clang++ configure_and_build "$build_dir" -DCMAKE_BUILD_TYPE=Release \
-        -DLOOPSCOPE_WERROR=ON
+        -DLOOPSCOPE_WERROR=ON -DLOOPSCOPE_FUZZ=ON
 elif ((sanitize)); then
     build_dir="${LOOPSCOPE_BUILD_DIR:-$LOOPSCOPE_ROOT/build-asan}"
     # The bench programs are built (and smoke-run) by the two Release configurations only.
