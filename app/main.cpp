@@ -3,13 +3,11 @@
 
 #include <loopscope/loopscope.h>
 #include <loopscope/scenario.h>
-#include <loopscope/ui/eventlogview.h>
 
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QDir>
 #include <QFileInfo>
-#include <QPointer>
 #include <QTimer>
 
 #include <algorithm>
@@ -347,65 +345,16 @@ int main(int argc, char **argv)
     QApplication::setApplicationDisplayName(QStringLiteral("Loopscope"));
     QApplication::setDesktopFileName(QStringLiteral("loopscope"));
 
-    // Attached to the GUI thread: it runs whenever app.exec() runs.
-    loopscope::EventLoop loop;
-    MainWindow window(&loop);
+    // The visualized loop runs on a thread of its own (LoopHost), so a scenario that blocks
+    // it leaves the window responsive. A scenario given on the command line runs on the clock
+    // it names, else on the window's (scaled, 1x: real time that can be slowed down).
+    MainWindow window;
     window.show();
-
-    std::optional<loopscope::Task<loopscope::ScenarioOutcome>> run;
-    const bool builtIn = !parser.isSet(cl.scenarioFile);
-    if (scenario && builtIn && scenario->name == SeedRunUntilComplete) {
-        QTimer::singleShot(0, &window, &MainWindow::runExample1);
-    } else if (scenario && builtIn && scenario->name == SeedRunForever) {
-        QTimer::singleShot(0, &window, &MainWindow::runExample2);
-    } else if (scenario) {
-        // Any other scenario runs on the window's loop; its log narrates.
-        QTimer::singleShot(0, &window, [&loop, &window, &run, s = *scenario] {
-            QPointer<loopscope::ui::EventLogView> log(window.log());
-            log->appendLine(QStringLiteral("=== Scenario %1: %2 ===").arg(s.name, s.title));
-            log->appendLine(s.description);
-            loopscope::ScenarioHooks hooks;
-            hooks.print = [log](const QString &line) {
-                if (log)
-                    log->appendLine(line);
-            };
-            hooks.spawned = [log](const loopscope::TaskRef &task,
-                                  const loopscope::ScenarioSpawn &) {
-                if (log)
-                    log->appendLine(QStringLiteral("spawned task ") + task.name());
-            };
-            run = loopscope::runScenario(loop, s, hooks);
-            run->addDoneCallback([log](loopscope::Future<loopscope::ScenarioOutcome> f) {
-                QString line;
-                try {
-                    line = QStringLiteral("scenario finished: ") + f.result().summaryLine();
-                } catch (const loopscope::CancelledError &) {
-                    line = QStringLiteral("scenario cancelled");
-                } catch (const std::exception &e) {
-                    line = QStringLiteral("scenario failed: ") + QString::fromUtf8(e.what());
-                }
-                if (log)
-                    log->appendLine(line);
-            });
-        });
+    if (scenario) {
+        QTimer::singleShot(0, &window, [&window, s = *scenario] { window.startScenario(s); });
     }
-    QObject::connect(app.get(), &QCoreApplication::aboutToQuit, [&run] {
-        if (run && !run->done())
-            run->cancel("the window closed");
-    });
     if (quitAfterMs >= 0)
         QTimer::singleShot(quitAfterMs, app.get(), &QCoreApplication::quit);
 
-    const int exitCode = app->exec();
-    if (run && !run->done()) {
-        // aboutToQuit cancelled the scenario; let its tasks unwind (bounded: a task may clean
-        // up for a while) rather than have the loop destroy them pending.
-        QTimer::singleShot(2000, &window, [&loop] { loop.stop(); });
-        try {
-            loop.runUntilComplete(loopscope::Future<loopscope::ScenarioOutcome>(*run));
-        } catch (...) {
-            // cancelled, as asked, or stopped by the bound above
-        }
-    }
-    return exitCode;
+    return app->exec();
 }

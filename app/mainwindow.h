@@ -1,60 +1,145 @@
 #pragma once
 
-#include <loopscope/loopscope.h>
+#include <loopscope/scenario.h>
 
 #include <QMainWindow>
 #include <QString>
+#include <QStringList>
 
-#include <optional>
+#include <cstdint>
+#include <memory>
+#include <vector>
 
+QT_BEGIN_NAMESPACE
+class QAction;
+class QComboBox;
+class QDockWidget;
 class QLabel;
-class QPushButton;
+class QLineEdit;
+class QSlider;
+class QTableView;
+QT_END_NAMESPACE
 
 namespace loopscope::ui {
 class EventLogView;
-}
+class LoopHost;
+class LoopStateModel;
+class LoopView;
+class TimelineModel;
+class TimelineView;
+class SpawnPanel;
+class TaskFilterProxyModel;
+class TaskTableModel;
+struct TraceBatch;
+} // namespace loopscope::ui
 
 /*!
- * The visualizer's main window. For now it runs the two asyncio examples the project starts
- * from (see docs/asyncio-mapping.md) on \a loop and logs every step.
+ * The visualizer's main window: a loop on its own thread (LoopHost), a toolbar to run,
+ * pause, step, slow down or reset it and to pick a scenario, a spawn panel, the task table
+ * and an event log. Everything it knows about the loop comes from the host's ticks.
  *
- * \a loop is the engine loop attached to the GUI thread: it runs inside app.exec(), so an
- * example only has to create its task and add a done-callback; no nested loop is started.
- * Tests pass a loop on a VirtualClock so the one-second sleep completes at once.
+ * \a clock is the loop's first clock; tests pass a virtual one so that time-driven
+ * behaviour is deterministic.
  */
 class MainWindow : public QMainWindow
 {
     Q_OBJECT
 
 public:
-    explicit MainWindow(loopscope::EventLoop *loop, QWidget *parent = nullptr);
+    explicit MainWindow(const loopscope::ClockSpec &clock = { loopscope::ClockSpec::Mode::Scaled,
+                                                              1.0 },
+                        QWidget *parent = nullptr);
     ~MainWindow() override;
 
+    loopscope::ui::LoopHost *host() const { return m_host; }
+    loopscope::ui::TaskTableModel *taskModel() const { return m_model; }
+    loopscope::ui::TaskFilterProxyModel *taskProxy() const { return m_proxy; }
+    QTableView *taskView() const { return m_table; }
+    loopscope::ui::SpawnPanel *spawnPanel() const { return m_spawnPanel; }
     loopscope::ui::EventLogView *log() const { return m_log; }
-    //! True while an example's task has not finished yet.
-    bool isExampleRunning() const { return m_task.has_value(); }
+    loopscope::ui::LoopView *loopView() const { return m_loopView; }
+    loopscope::ui::TimelineView *timelineView() const { return m_timelineView; }
+    loopscope::ui::TimelineModel *timelineModel() const { return m_timeline.get(); }
+    loopscope::ui::LoopStateModel *loopState() const { return m_loopState.get(); }
+    //! The red "loop blocked 2.4 s" banner.
+    QLabel *blockedBanner() const { return m_blockedBanner; }
+    //! The banner that explains what went wrong (a scenario that did not load, an export).
+    QLabel *errorBanner() const { return m_errorBanner; }
+    //! The status bar's loop figures.
+    QLabel *statusLabel() const { return m_statusLabel; }
+
+    //! The time-scale factor the slider position \a position (−100 … 100) stands for:
+    //! 10^(position/100), so 0.1× … 10× on a log scale.
+    static double sliderToScale(int position);
+    static int scaleToSlider(double factor);
 
 public Q_SLOTS:
-    //! Example 1: create_task, add_done_callback, run_until_complete.
-    void runExample1();
-    //! Example 2: create_task, add_done_callback, run_forever, stop() from the callback.
-    void runExample2();
-
-Q_SIGNALS:
-    //! Emitted from the done-callback with what it printed ("Future is done!" or an error).
-    void exampleFinished(const QString &outcome);
+    //! Resets the loop (on the scenario's clock, if it names one) and runs \a scenario.
+    void startScenario(const loopscope::Scenario &scenario);
+    //! Loads a scenario file and runs it; on error the error banner says why and the running
+    //! loop is left alone. Returns whether it loaded.
+    bool loadScenarioFile(const QString &path);
+    //! Writes the trace as Chrome JSON (atomically); errors go to the error banner.
+    bool exportTrace(const QString &path);
+    void togglePause();
+    void cancelSelectedTasks(const QString &message = {});
+    void copySelectedTasks();
 
 private:
-    enum class Example { RunUntilComplete, RunForeverStop };
+    void buildActions();
+    void buildToolBar();
+    void buildDocks();
+    void onBatch(const loopscope::ui::TraceBatch &batch);
+    void onBlocked(qint64 ms);
+    void onClockModeChanged(int index);
+    void onScaleSliderMoved(int position);
+    void onScenarioPicked(int index);
+    void showError(const QString &text);
+    void logLine(const QString &text, std::int64_t loopNs = -1);
+    void updateControls();
+    std::vector<std::uint64_t> selectedTaskIds() const;
+    //! Selects \a taskId's row in the table (clearing the range filter if it hides it).
+    void selectTask(std::uint64_t taskId);
+    void showTaskMenu(const QPoint &pos);
 
-    void startExample(Example example);
-    void onTaskDone(Example example, const QString &outcome);
-    void setExampleRunning(bool running);
-
-    loopscope::EventLoop *m_loop;
+    loopscope::ui::LoopHost *m_host = nullptr;
+    loopscope::ui::TaskTableModel *m_model = nullptr;
+    loopscope::ui::TaskFilterProxyModel *m_proxy = nullptr;
+    QTableView *m_table = nullptr;
+    QLineEdit *m_filter = nullptr;
+    QComboBox *m_stateFilter = nullptr;
+    loopscope::ui::SpawnPanel *m_spawnPanel = nullptr;
     loopscope::ui::EventLogView *m_log = nullptr;
-    QPushButton *m_example1Button = nullptr;
-    QPushButton *m_example2Button = nullptr;
-    //! The example in flight; the window cancels it when it closes first.
-    std::optional<loopscope::Task<QString>> m_task;
+    std::unique_ptr<loopscope::ui::LoopStateModel> m_loopState;
+    std::unique_ptr<loopscope::ui::TimelineModel> m_timeline;
+    loopscope::ui::LoopView *m_loopView = nullptr;
+    loopscope::ui::TimelineView *m_timelineView = nullptr;
+    int m_timelineGeneration = -1;
+    QLabel *m_blockedBanner = nullptr;
+    QLabel *m_errorBanner = nullptr;
+    QLabel *m_statusLabel = nullptr;
+
+    QAction *m_runPause = nullptr;
+    QAction *m_stepCallback = nullptr;
+    QAction *m_stepIteration = nullptr;
+    QAction *m_stepTask = nullptr;
+    QAction *m_reset = nullptr;
+    QAction *m_openScenario = nullptr;
+    QAction *m_exportTrace = nullptr;
+    QAction *m_cancel = nullptr;
+    QAction *m_cancelWithMessage = nullptr;
+    QAction *m_inspect = nullptr;
+    QAction *m_copy = nullptr;
+    QComboBox *m_clockMode = nullptr;
+    QSlider *m_scaleSlider = nullptr;
+    QLabel *m_scaleLabel = nullptr;
+    QComboBox *m_scenarioPicker = nullptr;
+
+    std::vector<loopscope::Scenario> m_scenarios; //!< the built-in ones, as in the picker
+    bool m_paused = false; //!< what the controls show; follows the loop's own pauses too
+    bool m_loopPaused = false; //!< LoopStats::paused at the last tick
+    std::int64_t m_loopNowNs = 0; //!< the loop time of the last event seen
+    //! A started scenario's title lines, logged when its fresh loop (this generation) is up.
+    QStringList m_pendingHeader;
+    int m_pendingHeaderGeneration = 0;
 };

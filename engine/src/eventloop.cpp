@@ -134,6 +134,7 @@ void LoopCore::scheduleAt(TimePoint when, Ref<HandleBase> handle)
         e.id = handle->m_id;
         e.when = when;
         e.location = handle->location();
+        e.task = TaskCore::current() ? TaskCore::current()->id() : 0; // a sleep's task
         emit(e);
     }
     m_timers.push(std::move(handle), this);

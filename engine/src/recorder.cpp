@@ -297,6 +297,7 @@ RecordedEvent TraceRecorder::Private::compact(const TraceEvent &e, std::uint64_t
         r.aux = e.count;
         break;
     case K::TimerArmed:
+        r.aux = e.task;
         r.duration = (e.when - e.time).count();
         r.location = strings.internLocation(e.location, pos);
         break;

@@ -1,131 +1,652 @@
 #include "mainwindow.h"
 
-#include <loopscope/loopscope.h>
+#include <loopscope/eventloop.h>
+#include <loopscope/recorder.h>
 #include <loopscope/ui/eventlogview.h>
+#include <loopscope/ui/loophost.h>
+#include <loopscope/ui/loopstatemodel.h>
+#include <loopscope/ui/loopview.h>
+#include <loopscope/ui/spawnpanel.h>
+#include <loopscope/ui/taskfilterproxymodel.h>
+#include <loopscope/ui/tasktablemodel.h>
+#include <loopscope/ui/timelinemodel.h>
+#include <loopscope/ui/timelineview.h>
+#include <loopscope/ui/tracebatch.h>
 
+#include <QAction>
+#include <QApplication>
+#include <QClipboard>
+#include <QComboBox>
+#include <QContextMenuEvent>
+#include <QFile>
+#include <QInputDialog>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMenu>
 #include <QPushButton>
 #include <QSignalSpy>
+#include <QSlider>
+#include <QSpinBox>
+#include <QTableView>
+#include <QTemporaryDir>
 #include <QTest>
+#include <QTimer>
+#include <QToolBar>
+#include <QToolButton>
 
+#include <algorithm>
 #include <memory>
 
+using loopscope::ClockSpec;
+using loopscope::RecordedEvent;
+using loopscope::TraceEventKind;
+using loopscope::ui::TaskTableModel;
 using namespace std::chrono_literals;
+
+namespace {
+
+const ClockSpec Virtual{ ClockSpec::Mode::Virtual, 1.0 };
+const ClockSpec Real{ ClockSpec::Mode::Real, 1.0 };
+
+} // namespace
 
 class tst_MainWindow : public QObject
 {
     Q_OBJECT
 
 private Q_SLOTS:
-    void init();
+    void initTestCase();
     void cleanup();
 
-    void example1ClickLogsTheResult();
-    void example2ClickLogsTheResultAndStop();
-    void buttonsAreDisabledWhileAnExampleRuns();
-    void closingTheWindowMidExampleIsSafe();
+    void windowHasTheControls();
+    void spawnFromThePanelShowsRows();
+    void invalidSpawnIsExplainedInline();
+    void deleteKeyCancelsTheSelectedTask();
+    void contextMenuCancelsTheTask();
+    void cancelWithMessageCarriesTheMessage();
+    void filterNarrowsTheTable();
+    void pauseThenStepRunsExactlyOneCallback();
+    void timeScaleSliderChangesTheClock();
+    void exportWritesAChromeTrace();
+    void badScenarioFileIsExplainedAndNothingIsLost();
+    void blockedLoopShowsTheBanner();
+    void closingWithRunningTasksIsSafe();
+    void tenThousandTasksTickStaysShort();
+    void timelineAndLoopViewFollowTheLoop();
 
 private:
-    // A virtual clock makes the examples' one-second sleep complete as soon as the loop is
-    // idle, so nothing here waits on wall time.
-    std::shared_ptr<loopscope::VirtualClock> m_clock;
-    std::unique_ptr<loopscope::EventLoop> m_loop;
+    MainWindow *makeWindow(const ClockSpec &clock);
+    //! Fills the spawn panel and clicks Spawn.
+    void spawnFromPanel(const QString &templateName, const QString &prefix, int count,
+                        const QString &paramKey = {}, int paramValue = 0);
+    //! The proxy row of the task called \a name, -1 when not shown.
+    int rowNamed(const QString &name) const;
+    QString stateOf(const QString &name) const;
+    QToolButton *buttonFor(const QString &actionName) const;
+
     std::unique_ptr<MainWindow> m_window;
 };
 
-void tst_MainWindow::init()
+void tst_MainWindow::initTestCase()
 {
-    m_clock = std::make_shared<loopscope::VirtualClock>();
-    m_loop = std::make_unique<loopscope::EventLoop>(m_clock);
-    m_window = std::make_unique<MainWindow>(m_loop.get());
-    m_window->show();
-    QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+    // Keep the developer's own window layout out of (and unchanged by) the tests.
+    QCoreApplication::setOrganizationName(QStringLiteral("LoopscopeTests"));
 }
 
 void tst_MainWindow::cleanup()
 {
     m_window.reset();
-    m_loop.reset();
-    m_clock.reset();
 }
 
-void tst_MainWindow::example1ClickLogsTheResult()
+MainWindow *tst_MainWindow::makeWindow(const ClockSpec &clock)
 {
+    m_window = std::make_unique<MainWindow>(clock);
+    m_window->show();
+    if (!QTest::qWaitForWindowExposed(m_window.get()))
+        return nullptr;
+    return m_window.get();
+}
+
+void tst_MainWindow::spawnFromPanel(const QString &templateName, const QString &prefix, int count,
+                                    const QString &paramKey, int paramValue)
+{
+    loopscope::ui::SpawnPanel *panel = m_window->spawnPanel();
+    auto *templates = panel->findChild<QComboBox *>(QStringLiteral("spawnTemplate"));
+    QVERIFY(templates);
+    templates->setCurrentIndex(templates->findText(templateName));
+    QCOMPARE(templates->currentText(), templateName);
+    if (!paramKey.isEmpty()) {
+        auto *param = panel->findChild<QSpinBox *>(QStringLiteral("param_") + paramKey);
+        QVERIFY2(param, qPrintable(paramKey));
+        param->setValue(paramValue);
+    }
+    // Typed like a person would: select all, type.
+    auto *countBox = panel->findChild<QSpinBox *>(QStringLiteral("spawnCount"));
+    QVERIFY(countBox);
+    countBox->setFocus();
+    QTest::keyClick(countBox, Qt::Key_A, Qt::ControlModifier);
+    QTest::keyClicks(countBox, QString::number(count));
+    QCOMPARE(countBox->value(), count);
+    auto *name = panel->findChild<QLineEdit *>(QStringLiteral("spawnName"));
+    QVERIFY(name);
+    name->selectAll();
+    QTest::keyClicks(name, prefix);
+    QCOMPARE(name->text(), prefix);
+    auto *button = panel->findChild<QPushButton *>(QStringLiteral("spawnButton"));
+    QVERIFY(button && button->isEnabled());
+    QTest::mouseClick(button, Qt::LeftButton);
+}
+
+int tst_MainWindow::rowNamed(const QString &name) const
+{
+    const QAbstractItemModel *model = m_window->taskView()->model();
+    for (int r = 0; r < model->rowCount(); ++r) {
+        if (model->index(r, TaskTableModel::NameColumn).data().toString() == name)
+            return r;
+    }
+    return -1;
+}
+
+QString tst_MainWindow::stateOf(const QString &name) const
+{
+    const int row = rowNamed(name);
+    if (row < 0)
+        return QStringLiteral("(absent)");
+    return m_window->taskView()->model()->index(row, TaskTableModel::StateColumn).data().toString();
+}
+
+QToolButton *tst_MainWindow::buttonFor(const QString &actionName) const
+{
+    auto *action = m_window->findChild<QAction *>(actionName);
+    if (!action)
+        return nullptr;
+    for (QToolBar *bar : m_window->findChildren<QToolBar *>()) {
+        if (auto *button = qobject_cast<QToolButton *>(bar->widgetForAction(action)))
+            return button;
+    }
+    return nullptr;
+}
+
+void tst_MainWindow::windowHasTheControls()
+{
+    QVERIFY(makeWindow(Virtual));
     QCOMPARE(m_window->windowTitle(), QStringLiteral("Loopscope"));
-    auto *button = m_window->findChild<QPushButton *>(QStringLiteral("example1Button"));
-    QVERIFY(button);
-    QCOMPARE(button->text(), QStringLiteral("Example 1: run_until_complete"));
-
-    QSignalSpy finished(m_window.get(), &MainWindow::exampleFinished);
-    const double start = m_loop->timeSeconds();
-    QTest::mouseClick(button, Qt::LeftButton);
-
-    QTRY_COMPARE(finished.count(), 1);
-    QCOMPARE(finished.at(0).at(0).toString(), QStringLiteral("Future is done!"));
-
-    const QString log = m_window->log()->toPlainText();
-    QVERIFY2(log.contains(QStringLiteral("task created")), qPrintable(log));
-    QVERIFY2(log.contains(QStringLiteral("sleep(1 s)")), qPrintable(log));
-    QVERIFY2(log.contains(QStringLiteral("fired: Future is done!")), qPrintable(log));
-    // The done-callback ran after the sleep, on the loop's (virtual) clock.
-    QVERIFY(m_loop->timeSeconds() - start >= 1.0);
-    QVERIFY(!m_window->isExampleRunning());
+    const struct
+    {
+        const char *name;
+        QKeySequence key;
+    } actions[] = {
+        { "runPauseAction", QKeySequence(Qt::Key_Space) },
+        { "stepCallbackAction", QKeySequence(Qt::Key_F10) },
+        { "stepIterationAction", QKeySequence(Qt::Key_F11) },
+        { "stepTaskAction", QKeySequence(Qt::SHIFT | Qt::Key_F10) },
+        { "resetAction", QKeySequence(Qt::CTRL | Qt::Key_R) },
+        { "exportTraceAction", QKeySequence(Qt::CTRL | Qt::Key_E) },
+        { "cancelTaskAction", QKeySequence(QKeySequence::Delete) },
+    };
+    for (const auto &a : actions) {
+        auto *action = m_window->findChild<QAction *>(QLatin1String(a.name));
+        QVERIFY2(action, a.name);
+        QCOMPARE(action->shortcut(), a.key);
+    }
+    // Stepping only makes sense while paused.
+    QVERIFY(!m_window->findChild<QAction *>(QStringLiteral("stepCallbackAction"))->isEnabled());
+    auto *slider = m_window->findChild<QSlider *>(QStringLiteral("timeScale"));
+    QVERIFY(slider);
+    QCOMPARE(MainWindow::sliderToScale(slider->minimum()), 0.1);
+    QCOMPARE(MainWindow::sliderToScale(slider->maximum()), 10.0);
+    QCOMPARE(MainWindow::sliderToScale(0), 1.0);
+    QVERIFY(!slider->isEnabled()); // virtual clock: no scale
+    auto *mode = m_window->findChild<QComboBox *>(QStringLiteral("clockMode"));
+    QVERIFY(mode);
+    QCOMPARE(mode->currentText(), QStringLiteral("Virtual time"));
+    auto *picker = m_window->findChild<QComboBox *>(QStringLiteral("scenarioPicker"));
+    QVERIFY(picker);
+    QCOMPARE(picker->itemText(picker->count() - 1), QStringLiteral("Open file…"));
+    QVERIFY(m_window->findChild<QWidget *>(QStringLiteral("eventLog")));
+    QVERIFY(!m_window->blockedBanner()->isVisible());
+    QVERIFY(!m_window->errorBanner()->isVisible());
+    QTRY_VERIFY(m_window->statusLabel()->text().contains(QStringLiteral("iterations")));
 }
 
-void tst_MainWindow::example2ClickLogsTheResultAndStop()
+void tst_MainWindow::spawnFromThePanelShowsRows()
 {
-    auto *button = m_window->findChild<QPushButton *>(QStringLiteral("example2Button"));
-    QVERIFY(button);
-    QCOMPARE(button->text(), QStringLiteral("Example 2: run_forever + stop"));
-
-    QSignalSpy finished(m_window.get(), &MainWindow::exampleFinished);
-    QTest::mouseClick(button, Qt::LeftButton);
-    QTRY_COMPARE(finished.count(), 1);
-    QCOMPARE(finished.at(0).at(0).toString(), QStringLiteral("Future is done!"));
-
-    const QString log = m_window->log()->toPlainText();
-    QVERIFY2(log.contains(QStringLiteral("fired: Future is done!")), qPrintable(log));
-    QVERIFY2(log.contains(QStringLiteral("loop.stop()")), qPrintable(log));
+    QVERIFY(makeWindow(Virtual));
+    spawnFromPanel(QStringLiteral("sleep"), QStringLiteral("nap"), 5, QStringLiteral("delayMs"),
+                   2000);
+    // The virtual clock jumps the two seconds: the rows appear and end finished.
+    for (int i = 1; i <= 5; ++i)
+        QTRY_COMPARE(stateOf(QStringLiteral("nap-%1").arg(i)), QStringLiteral("finished"));
+    const int row = rowNamed(QStringLiteral("nap-3"));
+    const QAbstractItemModel *model = m_window->taskView()->model();
+    // Return values come when the spawn's run has ended, a moment after the tasks.
+    QTRY_COMPARE(model->index(row, TaskTableModel::ResultColumn).data().toString(),
+                 QStringLiteral("slept 2000 ms"));
+    QVERIFY(model->index(row, TaskTableModel::SiteColumn)
+                    .data()
+                    .toString()
+                    .contains(QStringLiteral(".cpp:")));
+    QTRY_VERIFY(m_window->log()->toPlainText().contains(QStringLiteral("nap-5 created")));
 }
 
-void tst_MainWindow::buttonsAreDisabledWhileAnExampleRuns()
+void tst_MainWindow::invalidSpawnIsExplainedInline()
 {
-    // Without auto-advance the task stays asleep until the test moves time.
-    m_clock->setAutoAdvance(false);
-    auto *button1 = m_window->findChild<QPushButton *>(QStringLiteral("example1Button"));
-    auto *button2 = m_window->findChild<QPushButton *>(QStringLiteral("example2Button"));
-    QVERIFY(button1 && button2);
-
-    QSignalSpy finished(m_window.get(), &MainWindow::exampleFinished);
-    QTest::mouseClick(button1, Qt::LeftButton);
-    QVERIFY(m_window->isExampleRunning());
-    QVERIFY(!button1->isEnabled());
-    QVERIFY(!button2->isEnabled());
-
-    // Let the task reach its sleep, then check it is still waiting on the timer.
-    QTRY_VERIFY(m_window->log()->toPlainText().contains(QStringLiteral("sleep(1 s)")));
-    QCOMPARE(finished.count(), 0);
-
-    m_clock->advance(1s);
-    QTRY_COMPARE(finished.count(), 1);
-    QVERIFY(button1->isEnabled());
-    QVERIFY(button2->isEnabled());
+    QVERIFY(makeWindow(Virtual));
+    loopscope::ui::SpawnPanel *panel = m_window->spawnPanel();
+    auto *name = panel->findChild<QLineEdit *>(QStringLiteral("spawnName"));
+    auto *button = panel->findChild<QPushButton *>(QStringLiteral("spawnButton"));
+    auto *error = panel->findChild<QLabel *>(QStringLiteral("spawnError"));
+    QVERIFY(name && button && error);
+    QVERIFY(button->isEnabled());
+    name->selectAll();
+    QTest::keyClick(name, Qt::Key_Backspace);
+    QVERIFY(!button->isEnabled());
+    QVERIFY(error->isVisible());
+    QVERIFY(!panel->errorText().isEmpty());
+    QVERIFY(!panel->currentSpawn());
+    QTest::keyClicks(name, QStringLiteral("ok"));
+    QVERIFY(button->isEnabled());
+    QVERIFY(!error->isVisible());
+    // Numbers cannot leave their range: the editor clamps them.
+    auto *count = panel->findChild<QSpinBox *>(QStringLiteral("spawnCount"));
+    QCOMPARE(count->maximum(), 10000);
+    QCOMPARE(count->minimum(), 1);
 }
 
-void tst_MainWindow::closingTheWindowMidExampleIsSafe()
+void tst_MainWindow::deleteKeyCancelsTheSelectedTask()
 {
-    // The task's done-callback and coroutine refer to the window; destroying the window while
-    // the task sleeps must cancel it without touching freed memory (ASan run).
-    m_clock->setAutoAdvance(false);
-    auto *button = m_window->findChild<QPushButton *>(QStringLiteral("example1Button"));
-    QVERIFY(button);
-    QTest::mouseClick(button, Qt::LeftButton);
-    QTRY_VERIFY(m_window->log()->toPlainText().contains(QStringLiteral("sleep(1 s)")));
+    // Not time-driven: the sleepers only have to still be asleep when Del is pressed.
+    QVERIFY(makeWindow(Real));
+    spawnFromPanel(QStringLiteral("sleep"), QStringLiteral("nap"), 3, QStringLiteral("delayMs"),
+                   3600000);
+    for (int i = 1; i <= 3; ++i)
+        QTRY_COMPARE(stateOf(QStringLiteral("nap-%1").arg(i)), QStringLiteral("waiting"));
 
-    m_window.reset();
-    m_clock->advance(1s);
-    // Let the cancellation and the done-callback run with the window gone.
-    for (int i = 0; i < 20; ++i)
-        QCoreApplication::processEvents();
+    QTableView *table = m_window->taskView();
+    const QModelIndex cell =
+            table->model()->index(rowNamed(QStringLiteral("nap-2")), TaskTableModel::NameColumn);
+    QTest::mouseClick(table->viewport(), Qt::LeftButton, {}, table->visualRect(cell).center());
+    QCOMPARE(table->currentIndex().row(), cell.row());
+    QTest::keyClick(table, Qt::Key_Delete);
+    QTRY_COMPARE(stateOf(QStringLiteral("nap-2")), QStringLiteral("cancelled"));
+    QCOMPARE(stateOf(QStringLiteral("nap-1")), QStringLiteral("waiting"));
+    QCOMPARE(stateOf(QStringLiteral("nap-3")), QStringLiteral("waiting"));
+
+    // Copy puts the selected row on the clipboard.
+    QTest::keyClick(table, Qt::Key_C, Qt::ControlModifier);
+    QVERIFY2(QApplication::clipboard()->text().contains(QStringLiteral("nap-2\tcancelled")),
+             qPrintable(QApplication::clipboard()->text()));
+}
+
+void tst_MainWindow::contextMenuCancelsTheTask()
+{
+    QVERIFY(makeWindow(Real));
+    spawnFromPanel(QStringLiteral("sleep"), QStringLiteral("nap"), 2, QStringLiteral("delayMs"),
+                   3600000);
+    QTRY_COMPARE(stateOf(QStringLiteral("nap-1")), QStringLiteral("waiting"));
+    QTRY_COMPARE(stateOf(QStringLiteral("nap-2")), QStringLiteral("waiting"));
+
+    QTableView *table = m_window->taskView();
+    const QModelIndex cell =
+            table->model()->index(rowNamed(QStringLiteral("nap-1")), TaskTableModel::StateColumn);
+    const QPoint pos = table->visualRect(cell).center();
+    QTest::mouseClick(table->viewport(), Qt::LeftButton, {}, pos);
+
+    // The menu runs its own event loop: pick "Cancel" from inside it.
+    QStringList seen;
+    QTimer picker;
+    picker.setInterval(10);
+    connect(&picker, &QTimer::timeout, this, [&] {
+        auto *menu = qobject_cast<QMenu *>(QApplication::activePopupWidget());
+        if (!menu)
+            return;
+        picker.stop();
+        for (QAction *action : menu->actions()) {
+            seen.append(action->text());
+            if (action->text() == QLatin1String("Cancel"))
+                QTest::mouseClick(menu, Qt::LeftButton, {}, menu->actionGeometry(action).center());
+        }
+    });
+    picker.start();
+    QContextMenuEvent event(QContextMenuEvent::Mouse, pos, table->viewport()->mapToGlobal(pos));
+    QApplication::sendEvent(table->viewport(), &event);
+    QVERIFY2(seen.contains(QStringLiteral("Cancel with message…")), qPrintable(seen.join(u',')));
+    QVERIFY(seen.contains(QStringLiteral("Inspect")));
+    QVERIFY(seen.contains(QStringLiteral("Copy")));
+    QTRY_COMPARE(stateOf(QStringLiteral("nap-1")), QStringLiteral("cancelled"));
+    QCOMPARE(stateOf(QStringLiteral("nap-2")), QStringLiteral("waiting"));
+}
+
+void tst_MainWindow::cancelWithMessageCarriesTheMessage()
+{
+    QVERIFY(makeWindow(Real));
+    spawnFromPanel(QStringLiteral("sleep"), QStringLiteral("nap"), 1, QStringLiteral("delayMs"),
+                   3600000);
+    QTRY_COMPARE(stateOf(QStringLiteral("nap")), QStringLiteral("waiting"));
+    QTableView *table = m_window->taskView();
+    const QModelIndex cell =
+            table->model()->index(rowNamed(QStringLiteral("nap")), TaskTableModel::NameColumn);
+    QTest::mouseClick(table->viewport(), Qt::LeftButton, {}, table->visualRect(cell).center());
+
+    // The dialog is modal: answer it from inside its own event loop.
+    bool answered = false;
+    QTimer answer;
+    answer.setInterval(10);
+    connect(&answer, &QTimer::timeout, this, [&] {
+        auto *dialog = qobject_cast<QInputDialog *>(QApplication::activeModalWidget());
+        if (!dialog)
+            return;
+        answer.stop();
+        dialog->setTextValue(QStringLiteral("time is up"));
+        dialog->accept();
+        answered = true;
+    });
+    answer.start();
+    QTest::keyClick(table, Qt::Key_Delete, Qt::ShiftModifier);
+    QVERIFY(answered);
+    QTRY_COMPARE(stateOf(QStringLiteral("nap")), QStringLiteral("cancelled"));
+    QCOMPARE(table->model()
+                     ->index(rowNamed(QStringLiteral("nap")), TaskTableModel::ResultColumn)
+                     .data()
+                     .toString(),
+             QStringLiteral("time is up"));
+}
+
+void tst_MainWindow::filterNarrowsTheTable()
+{
+    QVERIFY(makeWindow(Virtual));
+    spawnFromPanel(QStringLiteral("sleep"), QStringLiteral("alpha"), 3);
+    spawnFromPanel(QStringLiteral("failing"), QStringLiteral("beta"), 2, QStringLiteral("delayMs"),
+                   10);
+    QTRY_COMPARE(stateOf(QStringLiteral("alpha-3")), QStringLiteral("finished"));
+    QTRY_COMPARE(stateOf(QStringLiteral("beta-2")), QStringLiteral("failed"));
+
+    auto *filter = m_window->findChild<QLineEdit *>(QStringLiteral("taskFilter"));
+    QVERIFY(filter);
+    QTest::keyClicks(filter, QStringLiteral("alpha-"));
+    QCOMPARE(m_window->taskView()->model()->rowCount(), 3);
+    filter->clear();
+    auto *state = m_window->findChild<QComboBox *>(QStringLiteral("stateFilter"));
+    QVERIFY(state);
+    state->setCurrentIndex(int(loopscope::ui::TaskFilterProxyModel::StateFilter::Failed));
+    QCOMPARE(m_window->taskView()->model()->rowCount(), 2);
+    QCOMPARE(stateOf(QStringLiteral("beta-1")), QStringLiteral("failed"));
+}
+
+void tst_MainWindow::pauseThenStepRunsExactlyOneCallback()
+{
+    QVERIFY(makeWindow(Virtual));
+    loopscope::ui::LoopHost *host = m_window->host();
+    std::vector<RecordedEvent> events;
+    connect(host, &loopscope::ui::LoopHost::batchReady, this,
+            [&events](const loopscope::ui::TraceBatch &b) {
+                events.insert(events.end(), b.events.begin(), b.events.end());
+            });
+
+    QToolButton *runPause = buttonFor(QStringLiteral("runPauseAction"));
+    QVERIFY(runPause);
+    QCOMPARE(runPause->text(), QStringLiteral("Pause"));
+    QTest::mouseClick(runPause, Qt::LeftButton);
+    QTRY_VERIFY(host->lastBatch().stats.paused);
+    QTRY_VERIFY(m_window->statusLabel()->text().startsWith(QStringLiteral("PAUSED")));
+    QCOMPARE(runPause->text(), QStringLiteral("Run"));
+    QToolButton *stepCallback = buttonFor(QStringLiteral("stepCallbackAction"));
+    QVERIFY(stepCallback && stepCallback->isEnabled());
+
+    spawnFromPanel(QStringLiteral("sleep"), QStringLiteral("nap"), 3);
+    const std::uint64_t before = host->lastBatch().stats.callbacks;
+    const std::size_t mark = events.size();
+    QTest::keyClick(m_window.get(), Qt::Key_F10);
+    QTRY_COMPARE(host->lastBatch().stats.callbacks, before + 1);
+
+    // The step ends in a pause of its own, with exactly one callback run before it.
+    std::size_t ran = 0;
+    bool stepDone = false;
+    QTRY_VERIFY(
+            std::any_of(events.begin() + qsizetype(mark), events.end(), [](const RecordedEvent &e) {
+                return e.kind == TraceEventKind::LoopPaused
+                        && loopscope::PauseReason(e.aux) == loopscope::PauseReason::StepDone;
+            }));
+    for (std::size_t i = mark; i < events.size(); ++i) {
+        if (events[i].kind == TraceEventKind::LoopPaused) {
+            stepDone = true;
+            break;
+        }
+        ran += events[i].kind == TraceEventKind::HandleFinished ? 1 : 0;
+    }
+    QVERIFY(stepDone);
+    QCOMPARE(ran, std::size_t(1));
+    QVERIFY(host->lastBatch().stats.paused);
+    QCOMPARE(runPause->text(), QStringLiteral("Run"));
+
+    // Space runs the loop again; the sleepers end.
+    QTest::keyClick(m_window.get(), Qt::Key_Space);
+    QTRY_COMPARE(stateOf(QStringLiteral("nap-3")), QStringLiteral("finished"));
+    QCOMPARE(runPause->text(), QStringLiteral("Pause"));
+}
+
+void tst_MainWindow::timeScaleSliderChangesTheClock()
+{
+    QVERIFY(makeWindow(ClockSpec{ ClockSpec::Mode::Scaled, 1.0 }));
+    loopscope::ui::LoopHost *host = m_window->host();
+    auto *slider = m_window->findChild<QSlider *>(QStringLiteral("timeScale"));
+    auto *label = m_window->findChild<QLabel *>(QStringLiteral("timeScaleLabel"));
+    QVERIFY(slider && label);
+    QVERIFY(slider->isEnabled());
+    QCOMPARE(label->text(), QStringLiteral("1.00×"));
+    slider->setFocus();
+    for (int i = 0; i < 5; ++i)
+        QTest::keyClick(slider, Qt::Key_PageUp); // +50: 10^0.5
+    QCOMPARE(slider->value(), 50);
+    QCOMPARE(label->text(), QStringLiteral("3.16×"));
+    QTRY_VERIFY(qAbs(host->appliedTimeScale() - 3.1623) < 1e-3);
+    QCOMPARE(host->generation(), 1); // changed live, same loop
+    QTest::keyClick(slider, Qt::Key_End);
+    QTRY_COMPARE(host->appliedTimeScale(), 10.0);
+    QTest::keyClick(slider, Qt::Key_Home);
+    QTRY_COMPARE(host->appliedTimeScale(), 0.1);
+    QCOMPARE(label->text(), QStringLiteral("0.10×"));
+
+    // Another clock mode is another loop; the slider has nothing to scale there.
+    auto *mode = m_window->findChild<QComboBox *>(QStringLiteral("clockMode"));
+    mode->setCurrentIndex(mode->findText(QStringLiteral("Virtual time")));
+    QCOMPARE(host->generation(), 2);
+    QCOMPARE(host->clock().mode, ClockSpec::Mode::Virtual);
+    QVERIFY(!slider->isEnabled());
+    QTRY_VERIFY(m_window->log()->toPlainText().contains(QStringLiteral("on the virtual clock")));
+}
+
+void tst_MainWindow::exportWritesAChromeTrace()
+{
+    QVERIFY(makeWindow(Virtual));
+    spawnFromPanel(QStringLiteral("sleep"), QStringLiteral("traced"), 2);
+    QTRY_COMPARE(stateOf(QStringLiteral("traced-2")), QStringLiteral("finished"));
+
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const QString path = dir.filePath(QStringLiteral("trace.json"));
+    QVERIFY(m_window->exportTrace(path));
+    QFile file(path);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    QJsonParseError error;
+    const QJsonDocument doc = QJsonDocument::fromJson(file.readAll(), &error);
+    QCOMPARE(error.error, QJsonParseError::NoError);
+    const QJsonArray events = doc.isArray()
+            ? doc.array()
+            : doc.object().value(QStringLiteral("traceEvents")).toArray();
+    QVERIFY(events.size() > 10);
+    bool sawTask = false;
+    for (const QJsonValue &v : events)
+        sawTask = sawTask
+                || v.toObject()
+                           .value(QStringLiteral("name"))
+                           .toString()
+                           .contains(QStringLiteral("traced-1"));
+    QVERIFY(sawTask);
+    QVERIFY(!m_window->errorBanner()->isVisible());
+
+    // A folder that does not exist: explained, nothing written.
+    const QString bad = dir.filePath(QStringLiteral("no/such/folder/trace.json"));
+    QVERIFY(!m_window->exportTrace(bad));
+    QVERIFY(m_window->errorBanner()->isVisible());
+    QVERIFY(m_window->errorBanner()->text().contains(QStringLiteral("Could not export")));
+    QVERIFY(!QFile::exists(bad));
+}
+
+void tst_MainWindow::badScenarioFileIsExplainedAndNothingIsLost()
+{
+    QVERIFY(makeWindow(Real));
+    spawnFromPanel(QStringLiteral("sleep"), QStringLiteral("keep"), 2, QStringLiteral("delayMs"),
+                   3600000);
+    QTRY_COMPARE(stateOf(QStringLiteral("keep-2")), QStringLiteral("waiting"));
+
+    const QString bad = QFINDTESTDATA("data/bad_scenario.json");
+    QVERIFY(!bad.isEmpty());
+    QVERIFY(!m_window->loadScenarioFile(bad));
+    QLabel *banner = m_window->errorBanner();
+    QVERIFY(banner->isVisible());
+    QVERIFY2(banner->text().contains(QStringLiteral("spawns[2].params.delayMs")),
+             qPrintable(banner->text()));
+    // The loop and its tasks are as they were.
+    QCOMPARE(m_window->host()->generation(), 1);
+    QTRY_COMPARE(stateOf(QStringLiteral("keep-1")), QStringLiteral("waiting"));
+    QCOMPARE(stateOf(QStringLiteral("keep-2")), QStringLiteral("waiting"));
+
+    // A good file replaces the run and the banner goes.
+    const QString good = QFINDTESTDATA("data/tiny.json");
+    QVERIFY(!good.isEmpty());
+    QVERIFY(m_window->loadScenarioFile(good));
+    QVERIFY(!banner->isVisible());
+    QTRY_COMPARE(stateOf(QStringLiteral("keep-1")), QStringLiteral("(absent)"));
+    QTRY_COMPARE(stateOf(QStringLiteral("oops")), QStringLiteral("failed"));
+}
+
+void tst_MainWindow::blockedLoopShowsTheBanner()
+{
+    QVERIFY(makeWindow(Virtual));
+    spawnFromPanel(QStringLiteral("blockingCallback"), QStringLiteral("blocker"), 1,
+                   QStringLiteral("blockMs"), 900);
+    QLabel *banner = m_window->blockedBanner();
+    // The window keeps ticking while the loop thread is stuck.
+    QTRY_VERIFY(banner->isVisible());
+    QVERIFY2(banner->text().startsWith(QStringLiteral("loop blocked 0.")),
+             qPrintable(banner->text()));
+    QTRY_VERIFY(!banner->isVisible());
+    QTRY_COMPARE(stateOf(QStringLiteral("blocker")), QStringLiteral("finished"));
+}
+
+void tst_MainWindow::closingWithRunningTasksIsSafe()
+{
+    QVERIFY(makeWindow(Real));
+    spawnFromPanel(QStringLiteral("sleep"), QStringLiteral("nap"), 100, QStringLiteral("delayMs"),
+                   3600000);
+    QTRY_COMPARE(stateOf(QStringLiteral("nap-100")), QStringLiteral("waiting"));
+    m_window.reset(); // cancels, unwinds, closes the loop on its thread, joins it (ASan run)
+}
+
+void tst_MainWindow::tenThousandTasksTickStaysShort()
+{
+    QVERIFY(makeWindow(Real));
+    spawnFromPanel(QStringLiteral("sleep"), QStringLiteral("many"), 10000,
+                   QStringLiteral("delayMs"), 3600000);
+    QTRY_COMPARE_WITH_TIMEOUT(m_window->taskModel()->rowCount(), 10001, 30000);
+    QTRY_COMPARE_WITH_TIMEOUT(stateOf(QStringLiteral("many-10000")), QStringLiteral("waiting"),
+                              30000);
+
+    // The tick: drain + aggregates of 10,000 tasks + table model diff + status line.
+    std::vector<qint64> us;
+    std::size_t changedTicks = 0;
+    connect(m_window->host(), &loopscope::ui::LoopHost::batchReady, this,
+            [&](const loopscope::ui::TraceBatch &batch) {
+                // lastTickDuration() is the previous tick's, complete with its slots.
+                us.push_back(std::chrono::duration_cast<std::chrono::microseconds>(
+                                     m_window->host()->lastTickDuration())
+                                     .count());
+                changedTicks += batch.changed ? 1 : 0;
+            });
+    const auto figures = [&us](const char *what) {
+        us.erase(us.begin()); // the tick before we started listening
+        std::sort(us.begin(), us.end());
+        const qint64 p50 = us[us.size() / 2];
+        const qint64 p99 = us[us.size() * 99 / 100];
+        qInfo("tick with 10,000 live tasks, %s: p50 %.2f ms, p99 %.2f ms (%zu ticks)", what,
+              double(p50) / 1000.0, double(p99) / 1000.0, us.size());
+        return p50;
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(us.size() >= 16, 20000);
+    const qint64 idle = figures("all asleep");
+
+    // Now with a pipeline beside them that records events all the time, so every tick
+    // drains, copies all 10,000 tasks' statistics and diffs the table.
+    us.clear();
+    changedTicks = 0;
+    loopscope::ui::SpawnPanel *panel = m_window->spawnPanel();
+    auto *templates = panel->findChild<QComboBox *>(QStringLiteral("spawnTemplate"));
+    templates->setCurrentIndex(templates->findText(QStringLiteral("producerConsumer")));
+    panel->findChild<QSpinBox *>(QStringLiteral("spawnCount"))->setValue(1);
+    panel->findChild<QSpinBox *>(QStringLiteral("param_items"))->setValue(100000);
+    panel->findChild<QSpinBox *>(QStringLiteral("param_produceMs"))->setValue(1);
+    panel->findChild<QSpinBox *>(QStringLiteral("param_consumeMs"))->setValue(1);
+    panel->spawn();
+    QTRY_VERIFY_WITH_TIMEOUT(us.size() >= 31, 20000);
+    const qint64 busy = figures("busy pipeline beside them");
+    QVERIFY(changedTicks >= 25);
+    // Generous: Debug and sanitizer builds run this too.
+    QVERIFY2(idle < 100000, qPrintable(QString::number(idle)));
+    QVERIFY2(busy < 500000, qPrintable(QString::number(busy)));
+}
+
+void tst_MainWindow::timelineAndLoopViewFollowTheLoop()
+{
+    QVERIFY(makeWindow(Virtual));
+    spawnFromPanel(QStringLiteral("sleep"), QStringLiteral("lane"), 5, QStringLiteral("delayMs"),
+                   2000);
+    for (int i = 1; i <= 5; ++i)
+        QTRY_COMPARE(stateOf(QStringLiteral("lane-%1").arg(i)), QStringLiteral("finished"));
+    loopscope::ui::TimelineModel *timeline = m_window->timelineModel();
+    QTRY_VERIFY(timeline->taskLaneCount() >= 5);
+    QVERIFY(m_window->loopState()->iteration() > 0);
+    QVERIFY(m_window->loopState()->ready().empty()); // all done: nothing left to run
+
+    // Shift-drag across the whole timeline: the table keeps the tasks that ran (or were
+    // ready) in the range.
+    loopscope::ui::TimelineView *view = m_window->timelineView();
+    view->parentWidget()->parentWidget()->show(); // the dock (tabbed with the log)
+    // A little before the first and after the last event: the tasks ran at 0 s and 2 s.
+    view->setVisibleRange(timeline->historyStart() - 100'000'000,
+                          timeline->latestTime() + 100'000'000);
+    QWidget *vp = view->viewport();
+    QSignalSpy selected(view, &loopscope::ui::TimelineView::rangeSelected);
+    const int y = view->axisHeight() + view->rowHeight() / 2;
+    const int x0 = view->labelWidth() + 2;
+    const int x1 = vp->width() - 2;
+    QTest::mousePress(vp, Qt::LeftButton, Qt::ShiftModifier, QPoint(x0, y));
+    QTest::mouseMove(vp, QPoint((x0 + x1) / 2, y));
+    QTest::mouseMove(vp, QPoint(x1, y));
+    QTest::mouseRelease(vp, Qt::LeftButton, Qt::ShiftModifier, QPoint(x1, y));
+    QCOMPARE(selected.count(), 1);
+    QVERIFY(m_window->taskProxy()->hasTaskIdFilter());
+    // The five sleepers and the spawn's own runner task, which ran at 0 s and 2 s too.
+    QCOMPARE(m_window->taskView()->model()->rowCount(), 6);
+    for (int i = 1; i <= 5; ++i)
+        QVERIFY(rowNamed(QStringLiteral("lane-%1").arg(i)) >= 0);
+
+    // A click on a task lane selects its row.
+    const int lane = timeline->laneOfTask(m_window->taskModel()
+                                                  ->index(0, TaskTableModel::IdColumn)
+                                                  .data(TaskTableModel::TaskIdRole)
+                                                  .toULongLong());
+    QVERIFY(lane >= 0);
+    view->setVisibleRange(timeline->historyStart(), timeline->latestTime());
+    const int laneY = view->axisHeight() + (lane - view->firstVisibleLane()) * view->rowHeight()
+            + view->rowHeight() / 2;
+    QTest::mouseClick(vp, Qt::LeftButton, Qt::NoModifier, QPoint(10, laneY));
+    const QModelIndex current = m_window->taskView()->currentIndex();
+    QVERIFY(current.isValid());
+    QCOMPARE(current.data(TaskTableModel::TaskIdRole).toULongLong(), timeline->lane(lane).id);
 }
 
 QTEST_MAIN(tst_MainWindow)

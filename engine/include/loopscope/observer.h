@@ -32,7 +32,8 @@ enum class TraceEventKind : std::uint8_t {
     HandleStarted, //!< id: handle; handleKind; task: task of a step; location: creation site
     HandleFinished, //!< id: handle; handleKind; task; location; duration: real run time;
     //!< failed: it threw
-    TimerArmed, //!< id: handle; when: deadline; location: creation site
+    TimerArmed, //!< id: handle; when: deadline; location: creation site; task: the running
+    //!< task (a sleep's own task), 0: none
     TimerFired, //!< id: handle; when: deadline; duration: lateness (time - when)
     TimerCancelled, //!< id: handle
     FutureCreated, //!< id: future; futureKind; task: the running task (0: none)

@@ -35,7 +35,8 @@ namespace loopscope {
  * | HandleScheduled | handle | | task of a step | | location |
  * | HandleStarted | handle | | task of a step | | location |
  * | HandleFinished | handle | | task of a step | real run time | location |
- * | TimerArmed, TimerCancelled | handle | | | deadline - time | location (armed) |
+ * | TimerArmed | handle | | task that armed it (0: none) | deadline - time | location |
+ * | TimerCancelled | handle | | | deadline - time | |
  * | TimerFired | handle | | | lateness (time - deadline) | |
  * | FutureCreated | future | | creating task | | |
  * | FutureDone, FutureCancelled, FutureFailed | future | running handle | completing task | | text |

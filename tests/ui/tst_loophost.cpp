@@ -1,0 +1,367 @@
+#include <loopscope/eventloop.h>
+#include <loopscope/recorder.h>
+#include <loopscope/scenario.h>
+#include <loopscope/ui/loophost.h>
+#include <loopscope/ui/tracebatch.h>
+
+#include <QSignalSpy>
+#include <QTest>
+#include <QThread>
+
+#include <chrono>
+#include <cmath>
+#include <memory>
+
+using loopscope::ClockSpec;
+using loopscope::RecordedEvent;
+using loopscope::ScenarioSpawn;
+using loopscope::ScenarioTemplate;
+using loopscope::TaskStats;
+using loopscope::TraceEventKind;
+using loopscope::ui::LoopHost;
+using loopscope::ui::TraceBatch;
+using namespace std::chrono_literals;
+
+namespace {
+
+const ClockSpec Virtual{ ClockSpec::Mode::Virtual, 1.0 };
+const ClockSpec Real{ ClockSpec::Mode::Real, 1.0 };
+
+ScenarioSpawn sleepers(int count, qint64 delayMs, const QString &name = QStringLiteral("s"))
+{
+    ScenarioSpawn spawn = ScenarioSpawn::withDefaults(ScenarioTemplate::Sleep, name, count);
+    spawn.params.insert(QStringLiteral("delayMs"), delayMs);
+    return spawn;
+}
+
+//! Every event the host drained while it lives.
+struct EventLog
+{
+    explicit EventLog(LoopHost &host)
+    {
+        QObject::connect(&host, &LoopHost::batchReady, &host, [this](const TraceBatch &b) {
+            events.insert(events.end(), b.events.begin(), b.events.end());
+            for (const RecordedEvent &e : b.events) {
+                if (e.kind == TraceEventKind::TaskCreated)
+                    created.append(b.string(e.text));
+            }
+        });
+    }
+    std::vector<RecordedEvent> events;
+    QStringList created; //!< the names of the tasks created, as resolved by the tick
+};
+
+std::size_t countTasks(const TraceBatch &batch, TaskStats::State state, const QString &prefix)
+{
+    std::size_t n = 0;
+    for (const TaskStats &t : batch.tasks)
+        n += t.state == state && t.name.startsWith(prefix) ? 1 : 0;
+    return n;
+}
+
+} // namespace
+
+class tst_LoopHost : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void loopRunsOnItsOwnThread();
+    void spawnedTasksRunAndFinish();
+    void scenarioPrintsAndFinishes();
+    void pauseThenStepRunsExactlyOneCallback();
+    void stepToTheNextEventOfATask();
+    void stepWhileRunningIsReportedNotThrown();
+    void cancelEndsTasksCancelled();
+    void timeScaleChangesLiveAndClampsToTheRange();
+    void clockModeChangeStartsAFreshLoop();
+    void resetStartsAFreshLoopAndKeepsLaterCommands();
+    void blockedLoopIsSeenWhileTheGuiStaysResponsive();
+    void destroyingWithPendingTasksIsClean();
+    void destroyingWhilePausedIsClean();
+};
+
+void tst_LoopHost::loopRunsOnItsOwnThread()
+{
+    LoopHost host(Virtual);
+    QSignalSpy reset(&host, &LoopHost::loopReset);
+    QTRY_COMPARE(reset.count(), 1);
+    QCOMPARE(reset.at(0).at(0).toInt(), 1);
+    QVERIFY(host.recorder());
+    QCOMPARE(host.generation(), 1);
+    // The tick keeps coming on the GUI thread.
+    QSignalSpy batches(&host, &LoopHost::batchReady);
+    QTRY_VERIFY(batches.count() >= 2);
+    QCOMPARE(host.lastBatch().generation, 1);
+}
+
+void tst_LoopHost::spawnedTasksRunAndFinish()
+{
+    LoopHost host(Virtual);
+    QSignalSpy finished(&host, &LoopHost::scenarioFinished);
+    host.spawn(sleepers(5, 60000)); // a minute of virtual time: instant
+    QTRY_COMPARE(finished.count(), 1);
+    QCOMPARE(finished.at(0).at(0).toString(),
+             QStringLiteral("5 tasks: 5 finished, 0 failed, 0 cancelled"));
+    QTRY_COMPARE(countTasks(host.lastBatch(), TaskStats::State::Finished, QStringLiteral("s-")),
+                 std::size_t(5));
+    QVERIFY(host.lastBatch().stats.lastEventNs >= 60'000'000'000LL);
+    // The drained events come with their strings resolved.
+    EventLog log(host);
+    host.spawn(sleepers(1, 10, QStringLiteral("late")));
+    QTRY_COMPARE(countTasks(host.lastBatch(), TaskStats::State::Finished, QStringLiteral("late")),
+                 std::size_t(1));
+    QVERIFY2(log.created.contains(QStringLiteral("late")), qPrintable(log.created.join(u',')));
+}
+
+void tst_LoopHost::scenarioPrintsAndFinishes()
+{
+    LoopHost host(Virtual);
+    loopscope::Scenario scenario;
+    scenario.name = QStringLiteral("seed");
+    scenario.title = scenario.description = QStringLiteral("seed");
+    scenario.spawns.push_back(ScenarioSpawn::withDefaults(ScenarioTemplate::SeedRunUntilComplete,
+                                                          QStringLiteral("slowOperation")));
+    QSignalSpy printed(&host, &LoopHost::printed);
+    QSignalSpy finished(&host, &LoopHost::scenarioFinished);
+    host.runScenario(scenario);
+    QTRY_COMPARE(finished.count(), 1);
+    QCOMPARE(printed.count(), 1);
+    QCOMPARE(printed.at(0).at(0).toString(), QStringLiteral("Future is done!"));
+}
+
+void tst_LoopHost::pauseThenStepRunsExactlyOneCallback()
+{
+    LoopHost host(Virtual);
+    EventLog log(host);
+    host.pause();
+    QTRY_VERIFY(host.lastBatch().stats.paused);
+    host.spawn(sleepers(3, 1000)); // the run's first step and then more wait in the queue
+    const std::uint64_t before = host.lastBatch().stats.callbacks;
+
+    host.step(loopscope::StepKind::Callback);
+    QTRY_COMPARE(host.lastBatch().stats.callbacks, before + 1);
+    QTRY_VERIFY(host.lastBatch().stats.paused);
+
+    // Between the pause we asked for and the pause that ends the step, one callback ran.
+    std::size_t paused = 0;
+    while (paused < log.events.size() && log.events[paused].kind != TraceEventKind::LoopPaused)
+        ++paused;
+    QVERIFY(paused < log.events.size());
+    QCOMPARE(loopscope::PauseReason(log.events[paused].aux), loopscope::PauseReason::Requested);
+    std::size_t ran = 0;
+    bool pausedAgain = false;
+    for (std::size_t i = paused + 1; i < log.events.size(); ++i) {
+        const RecordedEvent &e = log.events[i];
+        if (e.kind == TraceEventKind::LoopPaused) {
+            QCOMPARE(loopscope::PauseReason(e.aux), loopscope::PauseReason::StepDone);
+            pausedAgain = true;
+            break;
+        }
+        ran += e.kind == TraceEventKind::HandleFinished ? 1 : 0;
+    }
+    QVERIFY(pausedAgain);
+    QCOMPARE(ran, std::size_t(1));
+
+    // An iteration step runs the whole ready snapshot, then pauses again.
+    host.step(loopscope::StepKind::Iteration);
+    QTRY_VERIFY(host.lastBatch().stats.callbacks > before + 1);
+    QTRY_VERIFY(host.lastBatch().stats.paused);
+
+    host.resume();
+    QTRY_COMPARE(countTasks(host.lastBatch(), TaskStats::State::Finished, QStringLiteral("s-")),
+                 std::size_t(3));
+    QVERIFY(!host.lastBatch().stats.paused);
+}
+
+void tst_LoopHost::stepToTheNextEventOfATask()
+{
+    LoopHost host(Virtual);
+    EventLog log(host);
+    host.pause();
+    QTRY_VERIFY(host.lastBatch().stats.paused);
+    host.spawn(sleepers(2, 1000));
+    // Step whole iterations until the run has created its instances.
+    std::uint64_t target = 0;
+    for (int i = 0; i < 10 && target == 0; ++i) {
+        const std::uint64_t pauses = host.lastBatch().stats.pauses;
+        host.step(loopscope::StepKind::Iteration);
+        QTRY_VERIFY(host.lastBatch().stats.pauses > pauses);
+        for (const TaskStats &t : host.lastBatch().tasks) {
+            if (t.name == QLatin1String("s-2"))
+                target = t.id;
+        }
+    }
+    QVERIFY(target != 0);
+
+    const std::size_t mark = log.events.size();
+    const std::uint64_t pauses = host.lastBatch().stats.pauses;
+    host.step(loopscope::StepKind::TaskEvent, target);
+    QTRY_VERIFY(host.lastBatch().stats.pauses > pauses);
+    QTRY_VERIFY(host.lastBatch().stats.paused);
+    // The step ran until that task had an event, then paused.
+    bool sawTarget = false;
+    for (std::size_t i = mark; i < log.events.size(); ++i) {
+        const RecordedEvent &e = log.events[i];
+        if (e.kind == TraceEventKind::LoopPaused) {
+            QCOMPARE(loopscope::PauseReason(e.aux), loopscope::PauseReason::StepDone);
+            break;
+        }
+        sawTarget = sawTarget
+                || ((e.kind == TraceEventKind::TaskStepBegin
+                     || e.kind == TraceEventKind::TaskStepEnd || e.kind == TraceEventKind::Wakeup)
+                    && e.id == target)
+                || (e.kind == TraceEventKind::HandleScheduled && e.aux == target);
+    }
+    QVERIFY(sawTarget);
+    host.resume();
+    QTRY_COMPARE(countTasks(host.lastBatch(), TaskStats::State::Finished, QStringLiteral("s-")),
+                 std::size_t(2));
+}
+
+void tst_LoopHost::stepWhileRunningIsReportedNotThrown()
+{
+    LoopHost host(Virtual);
+    QSignalSpy messages(&host, &LoopHost::messageLogged);
+    host.step(loopscope::StepKind::Callback);
+    QTRY_COMPARE(messages.count(), 1);
+    QVERIFY2(messages.at(0).at(0).toString().contains(QStringLiteral("not paused")),
+             qPrintable(messages.at(0).at(0).toString()));
+}
+
+void tst_LoopHost::cancelEndsTasksCancelled()
+{
+    // Not time-driven: the tasks just have to still be asleep when the cancel arrives.
+    LoopHost host(Real);
+    host.spawn(sleepers(4, 3600000));
+    QTRY_COMPARE(countTasks(host.lastBatch(), TaskStats::State::Waiting, QStringLiteral("s-")),
+                 std::size_t(4));
+    std::vector<std::uint64_t> ids;
+    for (const TaskStats &t : host.lastBatch().tasks) {
+        if (t.name == QLatin1String("s-2") || t.name == QLatin1String("s-4"))
+            ids.push_back(t.id);
+    }
+    QCOMPARE(ids.size(), std::size_t(2));
+    host.cancelTasks(ids, QStringLiteral("enough"));
+    QTRY_COMPARE(countTasks(host.lastBatch(), TaskStats::State::Cancelled, QStringLiteral("s-")),
+                 std::size_t(2));
+    for (const TaskStats &t : host.lastBatch().tasks) {
+        if (t.state == TaskStats::State::Cancelled) {
+            QVERIFY(t.name == QLatin1String("s-2") || t.name == QLatin1String("s-4"));
+            QCOMPARE(t.resultText, QStringLiteral("enough"));
+        }
+    }
+    QCOMPARE(countTasks(host.lastBatch(), TaskStats::State::Waiting, QStringLiteral("s-")),
+             std::size_t(2));
+}
+
+void tst_LoopHost::timeScaleChangesLiveAndClampsToTheRange()
+{
+    LoopHost host(ClockSpec{ ClockSpec::Mode::Scaled, 1.0 });
+    QSignalSpy reset(&host, &LoopHost::loopReset);
+    QSignalSpy applied(&host, &LoopHost::timeScaleApplied);
+    QTRY_COMPARE(reset.count(), 1);
+    host.setTimeScale(2.5);
+    QTRY_COMPARE(applied.count(), 1);
+    QCOMPARE(applied.at(0).at(0).toDouble(), 2.5);
+    QCOMPARE(host.appliedTimeScale(), 2.5);
+    host.setTimeScale(50);
+    QTRY_COMPARE(host.appliedTimeScale(), 10.0);
+    host.setTimeScale(0.01);
+    QTRY_COMPARE(host.appliedTimeScale(), 0.1);
+    host.setTimeScale(std::nan("")); // refused: 1×, not an exception on the loop thread
+    QTRY_COMPARE(host.appliedTimeScale(), 1.0);
+    // The same loop all along.
+    QCOMPARE(host.generation(), 1);
+    QCOMPARE(reset.count(), 1);
+}
+
+void tst_LoopHost::clockModeChangeStartsAFreshLoop()
+{
+    LoopHost host(ClockSpec{ ClockSpec::Mode::Scaled, 1.0 });
+    QSignalSpy reset(&host, &LoopHost::loopReset);
+    QTRY_COMPARE(reset.count(), 1);
+    host.setClock(Virtual);
+    QCOMPARE(host.generation(), 2);
+    QTRY_COMPARE(reset.count(), 2);
+    QCOMPARE(reset.at(1).at(0).toInt(), 2);
+    QCOMPARE(host.appliedTimeScale(), 1.0);
+    // Virtual: an hour passes at once.
+    QSignalSpy finished(&host, &LoopHost::scenarioFinished);
+    host.spawn(sleepers(1, 3600000));
+    QTRY_COMPARE(finished.count(), 1);
+    // A scaled loop again: the factor asked for applies from the start.
+    host.setTimeScale(0.5);
+    QTRY_COMPARE(reset.count(), 3);
+    QCOMPARE(host.appliedTimeScale(), 0.5);
+}
+
+void tst_LoopHost::resetStartsAFreshLoopAndKeepsLaterCommands()
+{
+    LoopHost host(Real);
+    QSignalSpy reset(&host, &LoopHost::loopReset);
+    host.spawn(sleepers(20, 3600000, QStringLiteral("old")));
+    QTRY_COMPARE(countTasks(host.lastBatch(), TaskStats::State::Waiting, QStringLiteral("old")),
+                 std::size_t(20));
+    const auto oldRecorder = host.recorder();
+    // The reset unwinds the old tasks in a nested event loop; the spawn posted right after
+    // it must land on the new loop, not get lost in between.
+    host.reset();
+    host.spawn(sleepers(3, 3600000, QStringLiteral("new")));
+    QTRY_COMPARE(reset.count(), 2);
+    QVERIFY(host.recorder() != oldRecorder);
+    QTRY_COMPARE(countTasks(host.lastBatch(), TaskStats::State::Waiting, QStringLiteral("new")),
+                 std::size_t(3));
+    QCOMPARE(host.lastBatch().generation, 2);
+    for (const TaskStats &t : host.lastBatch().tasks)
+        QVERIFY2(!t.name.startsWith(QLatin1String("old")), qPrintable(t.name));
+    // The old loop's tasks were cancelled and let unwind before it closed.
+    bool allDone = true;
+    for (const TaskStats &t : oldRecorder->tasks())
+        allDone = allDone && t.isDone();
+    QVERIFY(allDone);
+}
+
+void tst_LoopHost::blockedLoopIsSeenWhileTheGuiStaysResponsive()
+{
+    LoopHost host(Virtual);
+    QSignalSpy blocked(&host, &LoopHost::blockedChanged);
+    ScenarioSpawn blocker = ScenarioSpawn::withDefaults(ScenarioTemplate::BlockingCallback,
+                                                        QStringLiteral("blocker"));
+    blocker.params.insert(QStringLiteral("blockMs"), qint64(900));
+    host.spawn(blocker);
+    // The GUI thread keeps ticking while the loop thread spins.
+    QTRY_VERIFY(host.blockedFor() > 250ms);
+    QVERIFY(host.blockedHandle() != 0);
+    QVERIFY(!blocked.isEmpty());
+    QVERIFY(blocked.last().at(0).toLongLong() > 250);
+    QTRY_COMPARE(host.blockedFor(), 0ms);
+    QCOMPARE(blocked.last().at(0).toLongLong(), 0);
+    QCOMPARE(host.blockedHandle(), 0u);
+}
+
+void tst_LoopHost::destroyingWithPendingTasksIsClean()
+{
+    auto host = std::make_unique<LoopHost>(Real);
+    host->spawn(sleepers(200, 3600000));
+    QTRY_COMPARE(countTasks(host->lastBatch(), TaskStats::State::Waiting, QStringLiteral("s-")),
+                 std::size_t(200));
+    const auto recorder = host->recorder();
+    host.reset(); // cancels, unwinds, closes on the loop thread, joins it
+    for (const TaskStats &t : recorder->tasks())
+        QVERIFY2(t.isDone(), qPrintable(t.name));
+}
+
+void tst_LoopHost::destroyingWhilePausedIsClean()
+{
+    auto host = std::make_unique<LoopHost>(Real);
+    host->spawn(sleepers(10, 3600000));
+    QTRY_COMPARE(countTasks(host->lastBatch(), TaskStats::State::Waiting, QStringLiteral("s-")),
+                 std::size_t(10));
+    host->pause();
+    QTRY_VERIFY(host->lastBatch().stats.paused);
+    host.reset();
+}
+
+QTEST_MAIN(tst_LoopHost)
+#include "tst_loophost.moc"

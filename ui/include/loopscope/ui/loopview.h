@@ -1,0 +1,76 @@
+#pragma once
+
+//! \file loopview.h The loop diagram: one iteration's cycle with the phase it is in, the ready
+//! queue as ordered boxes, the timer heap by deadline with countdown bars, the running
+//! callback, executor worker lanes, and wake-up arrows fading out.
+
+#include <QElapsedTimer>
+#include <QTimer>
+#include <QWidget>
+
+#include <cstdint>
+
+namespace loopscope::ui {
+
+class LoopStateModel;
+
+class LoopView : public QWidget
+{
+    Q_OBJECT
+
+public:
+    explicit LoopView(QWidget *parent = nullptr);
+
+    //! The state to paint (not owned; may be null).
+    void setModel(const LoopStateModel *model);
+    const LoopStateModel *model() const { return m_model; }
+
+    /*!
+     * How many ready boxes the view draws at most; the rest of a long queue is one
+     * "+N more" box (a loop with 10,000 ready tasks stays legible). Default 24.
+     */
+    void setMaxReadyBoxes(int count);
+    int maxReadyBoxes() const { return m_maxReadyBoxes; }
+    //! Likewise for the timer rows. Default 12.
+    void setMaxTimerRows(int count);
+
+    //! What the last paint drew (for tests and the status line): boxes, the "+N more" count.
+    int paintedReadyBoxes() const { return m_paintedReady; }
+    std::size_t hiddenReadyCount() const { return m_hiddenReady; }
+    int paintedTimerRows() const { return m_paintedTimers; }
+    //! Where the last paint drew \a taskId's box (ready or running), empty when it did not.
+    QRect taskBoxRect(std::uint64_t taskId) const;
+
+    QSize sizeHint() const override;
+    QSize minimumSizeHint() const override;
+
+public Q_SLOTS:
+    //! Repaint after the model ingested a batch; starts the wake-up arrows' fade.
+    void modelUpdated();
+
+Q_SIGNALS:
+    //! A ready box or the running box of a task step was clicked.
+    void taskClicked(quint64 taskId);
+
+protected:
+    void paintEvent(QPaintEvent *event) override;
+    void mousePressEvent(QMouseEvent *event) override;
+
+private:
+    struct Layout;
+    Layout layout() const;
+
+    const LoopStateModel *m_model = nullptr;
+    int m_maxReadyBoxes = 24;
+    int m_maxTimerRows = 12;
+    int m_paintedReady = 0;
+    std::size_t m_hiddenReady = 0;
+    int m_paintedTimers = 0;
+    //! Hit areas of the last paint: (rect, task id).
+    std::vector<std::pair<QRect, std::uint64_t>> m_taskBoxes;
+    QTimer m_fade; //!< repaints while wake-up arrows fade out
+    QElapsedTimer m_sinceUpdate;
+    std::uint64_t m_lastWakeupTime = 0;
+};
+
+} // namespace loopscope::ui

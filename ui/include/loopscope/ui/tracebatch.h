@@ -1,0 +1,50 @@
+#pragma once
+
+//! \file tracebatch.h What the visualizer's tick hands its views: the trace events drained since
+//! the last tick, their strings resolved, and the recorder's aggregates at that moment.
+
+#include <loopscope/recorder.h>
+
+#include <QHash>
+#include <QString>
+
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+namespace loopscope::ui {
+
+/*!
+ * One tick's worth of trace (LoopHost::batchReady()). The events' string indices are
+ * resolved right after draining (the recorder reuses a string's slot once no event in its
+ * ring refers to it), so a view may keep the QStrings but not the indices.
+ */
+struct TraceBatch
+{
+    //! Which loop the batch comes from: LoopHost::generation() when it was drained. A reset
+    //! starts a new generation; views clear what they kept of the old one.
+    int generation = 0;
+    //! The events recorded since the previous tick, oldest first.
+    std::vector<RecordedEvent> events;
+    //! Every non-zero text/location index of \a events, resolved.
+    QHash<std::uint32_t, QString> strings;
+    //! TraceRecorder::tasks(): live tasks in creation order, then retained finished ones.
+    std::vector<TaskStats> tasks;
+    LoopStats stats;
+    std::vector<Lint> lints;
+    /*!
+     * False when the loop recorded nothing since the previous tick: then the aggregates are
+     * the previous tick's, not read again (with 10,000 tasks, copying them is most of a
+     * tick), and views may skip their diff.
+     */
+    bool changed = true;
+    std::uint64_t producedEvents = 0;
+    std::uint64_t droppedEvents = 0;
+    //! Real time the loop thread has been inside one iteration or callback, 0 when idle.
+    std::chrono::milliseconds blockedFor{ 0 };
+
+    //! The resolved string \a index of an event; empty for 0.
+    QString string(std::uint32_t index) const { return index ? strings.value(index) : QString(); }
+};
+
+} // namespace loopscope::ui

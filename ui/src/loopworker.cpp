@@ -1,0 +1,295 @@
+#include "loopworker.h"
+
+#include <loopscope/clock.h>
+#include <loopscope/errors.h>
+#include <loopscope/ui/loophost.h>
+
+#include <QElapsedTimer>
+#include <QMetaObject>
+
+#include <algorithm>
+#include <cmath>
+#include <chrono>
+#include <exception>
+
+namespace loopscope::ui {
+
+namespace {
+
+std::int64_t steadyNowNs()
+{
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+                   std::chrono::steady_clock::now().time_since_epoch())
+            .count();
+}
+
+std::shared_ptr<Clock> makeClock(const ClockSpec &spec)
+{
+    switch (spec.mode) {
+    case ClockSpec::Mode::Virtual:
+        return std::make_shared<VirtualClock>();
+    case ClockSpec::Mode::Real:
+        return std::make_shared<SteadyClock>();
+    case ClockSpec::Mode::Scaled:
+        // Clamped (and NaN refused) here too: a throwing constructor would escape into Qt's
+        // event dispatch.
+        return std::make_shared<ScaledClock>(
+                std::isfinite(spec.scale)
+                        ? std::clamp(spec.scale, ScaledClock::kMinFactor, ScaledClock::kMaxFactor)
+                        : 1.0);
+    }
+    return std::make_shared<SteadyClock>();
+}
+
+//! How long a reset lets cancelled tasks unwind before the loop closes on them.
+constexpr auto UnwindBudget = std::chrono::milliseconds(500);
+
+} // namespace
+
+void PulseObserver::onEvent(const TraceEvent &event)
+{
+    // Iterations mark the loop thread busy; while the loop is paused, a step runs single
+    // callbacks outside any iteration, so those count on their own.
+    switch (event.kind) {
+    case TraceEventKind::IterationBegin:
+        m_inIteration = true;
+        m_pulse->busySinceNs.store(steadyNowNs(), std::memory_order_relaxed);
+        break;
+    case TraceEventKind::IterationEnd:
+        m_inIteration = false;
+        m_pulse->busySinceNs.store(0, std::memory_order_relaxed);
+        break;
+    case TraceEventKind::HandleStarted:
+        m_pulse->runningHandle.store(event.id, std::memory_order_relaxed);
+        m_pulse->runningTask.store(event.task, std::memory_order_relaxed);
+        if (!m_inIteration)
+            m_pulse->busySinceNs.store(steadyNowNs(), std::memory_order_relaxed);
+        break;
+    case TraceEventKind::HandleFinished:
+        m_pulse->runningHandle.store(0, std::memory_order_relaxed);
+        m_pulse->runningTask.store(0, std::memory_order_relaxed);
+        if (!m_inIteration)
+            m_pulse->busySinceNs.store(0, std::memory_order_relaxed);
+        break;
+    default:
+        break;
+    }
+}
+
+LoopWorker::LoopWorker(LoopHost *host, std::shared_ptr<LoopPulse> pulse)
+    : m_host(host), m_pulse(std::move(pulse))
+{
+}
+
+LoopWorker::~LoopWorker()
+{
+    teardown();
+}
+
+template <typename F>
+void LoopWorker::guarded(const char *what, F &&fn)
+{
+    try {
+        fn();
+    } catch (const std::exception &e) {
+        report(QStringLiteral("%1: %2").arg(QLatin1String(what), QString::fromUtf8(e.what())));
+    }
+}
+
+void LoopWorker::report(const QString &message)
+{
+    LoopHost *host = m_host;
+    QMetaObject::invokeMethod(
+            host, [host, message] { Q_EMIT host->messageLogged(message); }, Qt::QueuedConnection);
+}
+
+void LoopWorker::execute(std::function<void(LoopWorker &)> command)
+{
+    if (m_closing) {
+        m_deferred.push_back(std::move(command));
+        return;
+    }
+    command(*this);
+    // Commands that arrived while a teardown inside \a command unwound tasks; running one of
+    // them may defer more.
+    while (!m_deferred.empty()) {
+        std::vector<std::function<void(LoopWorker &)>> deferred;
+        deferred.swap(m_deferred);
+        for (auto &next : deferred)
+            next(*this);
+    }
+}
+
+void LoopWorker::createLoop(const ClockSpec &clock, int generation)
+{
+    teardown();
+    m_clockSpec = clock;
+    m_clock = makeClock(clock);
+    RecorderOptions options;
+    options.capacity = std::size_t(1) << 17; // 8 MiB: two seconds of a very busy loop
+    options.retainedFinishedTasks = 20000; // the task table keeps its own, time-limited copy
+    m_recorder = std::make_shared<TraceRecorder>(options);
+    m_pulseObserver = std::make_unique<PulseObserver>(m_pulse);
+    m_pulse->busySinceNs.store(0, std::memory_order_relaxed);
+    m_pulse->appliedScale.store(clock.mode == ClockSpec::Mode::Scaled ? clock.scale : 1.0,
+                                std::memory_order_relaxed);
+    m_loop = std::make_unique<EventLoop>(m_clock);
+    LoopHost *host = m_host;
+    m_loop->setExceptionHandler(m_recorder->exceptionHandler([host](const ExceptionContext &c) {
+        const QString line = c.toString();
+        QMetaObject::invokeMethod(
+                host, [host, line] { Q_EMIT host->messageLogged(line); }, Qt::QueuedConnection);
+    }));
+    m_loop->addObserver(m_recorder.get());
+    m_loop->addObserver(m_pulseObserver.get());
+    QMetaObject::invokeMethod(
+            host,
+            [host, generation, recorder = m_recorder] { host->adoptLoop(generation, recorder); },
+            Qt::QueuedConnection);
+}
+
+void LoopWorker::teardown()
+{
+    if (!m_loop || m_closing)
+        return;
+    m_closing = true;
+    EventLoop &loop = *m_loop;
+    try {
+        loop.resume();
+        for (Task<ScenarioOutcome> &run : m_runs) {
+            if (!run.done())
+                run.cancel("loop reset");
+        }
+        for (TaskRef task : loop.allTasks())
+            task.cancel("loop reset");
+        // Let the cancelled tasks run their cleanup: stop() before runForever() runs exactly
+        // one iteration. Bounded, because a task may catch CancelledError and go on.
+        QElapsedTimer elapsed;
+        elapsed.start();
+        while (!loop.allTasks().empty()
+               && std::chrono::milliseconds(elapsed.elapsed()) < UnwindBudget) {
+            loop.stop();
+            loop.runForever();
+        }
+    } catch (const std::exception &e) {
+        report(QStringLiteral("reset: ") + QString::fromUtf8(e.what()));
+    }
+    m_runs.clear();
+    loop.close();
+    m_recorder->noteLoopClosed();
+    loop.removeObserver(m_pulseObserver.get());
+    loop.removeObserver(m_recorder.get());
+    m_loop.reset();
+    m_pulseObserver.reset();
+    m_pulse->busySinceNs.store(0, std::memory_order_relaxed);
+    m_pulse->runningHandle.store(0, std::memory_order_relaxed);
+    m_pulse->runningTask.store(0, std::memory_order_relaxed);
+    // The GUI thread may still hold and drain the recorder; it goes with the last reference.
+    m_recorder.reset();
+    m_clock.reset();
+    m_closing = false;
+}
+
+void LoopWorker::runScenario(const Scenario &scenario)
+{
+    if (!usable())
+        return;
+    guarded("run scenario", [&] {
+        // Drop the runs that ended; their outcome went to the host already.
+        std::erase_if(m_runs, [](const Task<ScenarioOutcome> &run) { return run.done(); });
+        LoopHost *host = m_host;
+        ScenarioHooks hooks;
+        hooks.print = [host](const QString &line) {
+            QMetaObject::invokeMethod(
+                    host, [host, line] { Q_EMIT host->printed(line); }, Qt::QueuedConnection);
+        };
+        Task<ScenarioOutcome> run = loopscope::runScenario(*m_loop, scenario, std::move(hooks));
+        run.addDoneCallback([host](Future<ScenarioOutcome> f) {
+            QString summary;
+            try {
+                const ScenarioOutcome &outcome = f.result();
+                summary = outcome.summaryLine();
+                QHash<quint64, QString> results;
+                for (const auto *list : { &outcome.tasks, &outcome.children }) {
+                    for (const ScenarioTaskResult &r : *list)
+                        results.insert(r.taskId, r.text);
+                }
+                QMetaObject::invokeMethod(
+                        host, [host, results] { Q_EMIT host->resultsKnown(results); },
+                        Qt::QueuedConnection);
+            } catch (const CancelledError &) {
+                summary = QStringLiteral("cancelled");
+            } catch (const std::exception &e) {
+                summary = QStringLiteral("failed: ") + QString::fromUtf8(e.what());
+            }
+            QMetaObject::invokeMethod(
+                    host, [host, summary] { Q_EMIT host->scenarioFinished(summary); },
+                    Qt::QueuedConnection);
+        });
+        m_runs.push_back(std::move(run));
+    });
+}
+
+void LoopWorker::spawn(const ScenarioSpawn &spawn)
+{
+    Scenario scenario;
+    scenario.name = QStringLiteral("spawn_") + templateSpec(spawn.templateId).name.toLower();
+    scenario.title = scenario.description = QStringLiteral("spawned from the panel");
+    scenario.spawns.push_back(spawn);
+    runScenario(scenario);
+}
+
+void LoopWorker::cancelTasks(const std::vector<std::uint64_t> &taskIds, const QString &message)
+{
+    if (!usable())
+        return;
+    guarded("cancel", [&] {
+        std::vector<std::uint64_t> wanted = taskIds;
+        std::sort(wanted.begin(), wanted.end());
+        const std::string text = message.toStdString();
+        for (TaskRef task : m_loop->allTasks()) {
+            if (std::binary_search(wanted.begin(), wanted.end(), task.id()))
+                task.cancel(text);
+        }
+    });
+}
+
+void LoopWorker::pause()
+{
+    if (usable())
+        guarded("pause", [&] { m_loop->pause(); });
+}
+
+void LoopWorker::resume()
+{
+    if (usable())
+        guarded("resume", [&] { m_loop->resume(); });
+}
+
+void LoopWorker::step(StepKind kind, std::uint64_t taskId)
+{
+    if (usable())
+        guarded("step", [&] { m_loop->step(kind, taskId); });
+}
+
+void LoopWorker::setClock(const ClockSpec &clock, int generation)
+{
+    if (m_loop && !m_closing && clock.mode == ClockSpec::Mode::Scaled
+        && m_clockSpec.mode == ClockSpec::Mode::Scaled) {
+        auto *scaled = static_cast<ScaledClock *>(m_clock.get());
+        guarded("time scale", [&] {
+            scaled->setFactor(clock.scale);
+            m_clockSpec = clock;
+            m_pulse->appliedScale.store(clock.scale, std::memory_order_relaxed);
+            LoopHost *host = m_host;
+            const double factor = clock.scale;
+            QMetaObject::invokeMethod(
+                    host, [host, factor] { Q_EMIT host->timeScaleApplied(factor); },
+                    Qt::QueuedConnection);
+        });
+        return;
+    }
+    createLoop(clock, generation);
+}
+
+} // namespace loopscope::ui

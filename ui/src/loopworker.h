@@ -1,0 +1,102 @@
+#pragma once
+
+// Private to Loopscope::Ui: the loop thread's half of LoopHost.
+
+#include <loopscope/eventloop.h>
+#include <loopscope/observer.h>
+#include <loopscope/recorder.h>
+#include <loopscope/scenario.h>
+#include <loopscope/task.h>
+
+#include <QObject>
+
+#include <atomic>
+#include <functional>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace loopscope::ui {
+
+class LoopHost;
+
+/*!
+ * What the loop thread tells the GUI thread without a queued event, so the GUI can see a
+ * loop that is stuck: written by the loop thread, read by the GUI's tick.
+ */
+struct LoopPulse
+{
+    //! steady_clock nanoseconds when the running iteration (or, while stepping, the running
+    //! callback) began; 0 while the loop thread is between iterations.
+    std::atomic<std::int64_t> busySinceNs{ 0 };
+    std::atomic<std::uint64_t> runningHandle{ 0 }; //!< the callback running now, 0: none
+    std::atomic<std::uint64_t> runningTask{ 0 }; //!< its task when it is a task step
+    std::atomic<double> appliedScale{ 1.0 }; //!< the scaled clock's factor, 1 otherwise
+};
+
+//! Keeps LoopPulse up to date from the loop's own events (loop thread).
+class PulseObserver final : public LoopObserver
+{
+public:
+    explicit PulseObserver(std::shared_ptr<LoopPulse> pulse) : m_pulse(std::move(pulse)) { }
+    void onEvent(const TraceEvent &event) override;
+
+private:
+    std::shared_ptr<LoopPulse> m_pulse;
+    bool m_inIteration = false;
+};
+
+/*!
+ * Owns the EventLoop, its clock and recorder, on the loop thread. LoopHost posts lambdas to
+ * it (QMetaObject::invokeMethod, queued), so everything here runs on the loop thread, outside
+ * any loop callback.
+ */
+class LoopWorker final : public QObject
+{
+public:
+    LoopWorker(LoopHost *host, std::shared_ptr<LoopPulse> pulse);
+    ~LoopWorker() override;
+
+    /*!
+     * Runs \a command now, or, while a teardown lets tasks unwind (a nested Qt event loop that
+     * also delivers the next commands), once the teardown and the loop creation around it
+     * are over: commands always run in the order they were posted.
+     */
+    void execute(std::function<void(LoopWorker &)> command);
+
+    //! Replaces the loop (if any) with a fresh one on \a clock for \a generation.
+    void createLoop(const ClockSpec &clock, int generation);
+    //! Cancels every task, lets them unwind for a short while, closes the loop.
+    void teardown();
+
+    void spawn(const ScenarioSpawn &spawn);
+    void runScenario(const Scenario &scenario);
+    void cancelTasks(const std::vector<std::uint64_t> &taskIds, const QString &message);
+    void pause();
+    void resume();
+    void step(StepKind kind, std::uint64_t taskId);
+    void setClock(const ClockSpec &clock, int generation);
+
+private:
+    //! Runs \a fn and reports RuntimeError & co. to the host instead of letting them escape
+    //! into Qt's event dispatch.
+    template <typename F>
+    void guarded(const char *what, F &&fn);
+    void report(const QString &message);
+    bool usable() const { return m_loop && !m_closing; }
+
+    //! Only used to post back to the GUI thread: the host joins this thread before it dies.
+    LoopHost *m_host;
+    std::shared_ptr<LoopPulse> m_pulse;
+    ClockSpec m_clockSpec;
+    std::shared_ptr<Clock> m_clock;
+    std::shared_ptr<TraceRecorder> m_recorder;
+    std::unique_ptr<PulseObserver> m_pulseObserver;
+    std::unique_ptr<EventLoop> m_loop;
+    std::vector<Task<ScenarioOutcome>> m_runs;
+    std::vector<std::function<void(LoopWorker &)>> m_deferred;
+    bool m_closing = false;
+};
+
+} // namespace loopscope::ui
