@@ -68,19 +68,6 @@ private:
     std::thread m_thread; //!< last: starts once the members it uses exist
 };
 
-std::shared_ptr<Clock> makeClock(const ClockSpec &spec)
-{
-    switch (spec.mode) {
-    case ClockSpec::Mode::Virtual:
-        return std::make_shared<VirtualClock>();
-    case ClockSpec::Mode::Real:
-        return std::make_shared<SteadyClock>();
-    case ClockSpec::Mode::Scaled:
-        return std::make_shared<ScaledClock>(spec.scale);
-    }
-    return nullptr;
-}
-
 } // namespace
 
 int runHeadless(const HeadlessOptions &options)

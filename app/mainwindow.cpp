@@ -524,13 +524,7 @@ void MainWindow::onBatch(const loopscope::ui::TraceBatch &batch)
         case TraceEventKind::TaskDone:
             line = tr("task %1 done: %2%3")
                            .arg(e.id)
-                           .arg(QString::fromLatin1(
-                                   e.status == loopscope::DoneStatus::Finished ? "finished"
-                                           : e.status == loopscope::DoneStatus::Cancelled
-                                           ? "cancelled"
-                                           : e.status == loopscope::DoneStatus::Failed
-                                           ? "failed"
-                                           : "abandoned"))
+                           .arg(QString::fromLatin1(loopscope::doneStatusName(e.status)))
                            .arg(e.text ? QStringLiteral(" (") + batch.string(e.text)
                                                 + QLatin1Char(')')
                                        : QString());

@@ -54,6 +54,17 @@ QString ExceptionContext::toString() const
 
 namespace detail {
 
+namespace {
+//! \a wait as a QTimer interval: whole milliseconds rounded up (a timer must never fire
+//! early), negative as 0, at most INT_MAX.
+int qtTimerMilliseconds(Duration wait)
+{
+    using namespace std::chrono;
+    return int(std::min<std::int64_t>(ceil<milliseconds>(std::max(wait, Duration::zero())).count(),
+                                      INT_MAX));
+}
+} // namespace
+
 bool LoopDriver::event(QEvent *event)
 {
     if (event->type() == kWakeEvent) {
@@ -620,12 +631,8 @@ void LoopCore::rearm()
         } else if (m_clock->canAutoAdvance() && m_executorJobsInFlight == 0 && foreignPending() > 0
                    && !m_holdTimer.isActive()) {
             // Only Qt operations hold time back: wait for them, at most the clock's limit.
-            if (const auto limit = m_clock->foreignWaitLimit()) {
-                using namespace std::chrono;
-                const auto ms = std::min<std::int64_t>(
-                        ceil<milliseconds>(std::max(*limit, Duration::zero())).count(), INT_MAX);
-                m_holdTimer.start(static_cast<int>(ms), Qt::CoarseTimer, m_driver.get());
-            }
+            if (const auto limit = m_clock->foreignWaitLimit())
+                m_holdTimer.start(qtTimerMilliseconds(*limit), Qt::CoarseTimer, m_driver.get());
         }
         return;
     }
@@ -666,15 +673,13 @@ void LoopCore::armQtTimer(TimePoint deadline)
     }
     // Round up: a timer must never fire early. If Qt still wakes us a hair early, nothing
     // is due and the next rearm() waits the remainder.
-    using namespace std::chrono;
-    const auto ms = std::min<std::int64_t>(
-            duration_cast<milliseconds>(wait + milliseconds(1) - nanoseconds(1)).count(), INT_MAX);
+    const int ms = qtTimerMilliseconds(wait);
     if (ms == 0) {
         requestWake();
         return;
     }
     m_armedDeadline = deadline;
-    m_qtTimer.start(static_cast<int>(ms), Qt::PreciseTimer, m_driver.get());
+    m_qtTimer.start(ms, Qt::PreciseTimer, m_driver.get());
 }
 
 // --- running --------------------------------------------------------------------------

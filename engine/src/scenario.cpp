@@ -235,6 +235,20 @@ QString ClockSpec::toString() const
     return QString();
 }
 
+std::shared_ptr<Clock> makeClock(const ClockSpec &spec)
+{
+    switch (spec.mode) {
+    case ClockSpec::Mode::Virtual:
+        return std::make_shared<VirtualClock>();
+    case ClockSpec::Mode::Real:
+        return std::make_shared<SteadyClock>();
+    case ClockSpec::Mode::Scaled:
+        break;
+    }
+    return std::make_shared<ScaledClock>(
+            std::isfinite(spec.scale) ? std::clamp(spec.scale, MinClockScale, MaxClockScale) : 1.0);
+}
+
 std::optional<ClockSpec> parseClockSpec(QStringView text, QString *error)
 {
     auto fail = [&](const QString &message) -> std::optional<ClockSpec> {

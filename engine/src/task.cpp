@@ -117,7 +117,7 @@ void TaskCore::scheduleStep()
     m_self->loopCore()->scheduleSoon(std::move(h));
 }
 
-void TaskCore::traceDone() noexcept
+void TaskCore::traceDone(bool abandoned) noexcept
 {
     LoopCore *loop = m_self->loopCore();
     if (!loop->observed()) [[likely]]
@@ -127,7 +127,8 @@ void TaskCore::traceDone() noexcept
     e.id = m_id;
     e.related = m_self->id();
     if (m_self->cancelled()) {
-        e.status = DoneStatus::Cancelled;
+        // An abandoned task's future is cancelled too, with the loop's message.
+        e.status = abandoned ? DoneStatus::Abandoned : DoneStatus::Cancelled;
         e.text = QString::fromStdString(m_self->cancelMessage());
     } else if (m_self->failed()) {
         e.status = DoneStatus::Failed;
@@ -292,17 +293,8 @@ void TaskCore::abandon() noexcept
         m_root = m_resume = {};
     }
     m_self->abandon("the event loop was closed while the task was pending");
-    LoopCore *loop = m_self->loopCore();
-    if (loop->observed()) [[unlikely]] {
-        TraceEvent e;
-        e.kind = TraceEventKind::TaskDone;
-        e.id = m_id;
-        e.related = m_self->id();
-        e.status = DoneStatus::Abandoned;
-        e.text = QString::fromStdString(m_self->cancelMessage());
-        loop->emit(e);
-    }
-    loop->unregisterTask(this);
+    traceDone(true);
+    m_self->loopCore()->unregisterTask(this);
 }
 
 } // namespace loopscope::detail

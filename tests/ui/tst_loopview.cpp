@@ -30,10 +30,7 @@ TraceBatch drain(TraceRecorder &recorder, int generation = 0)
     TraceBatch batch;
     batch.generation = generation;
     recorder.drain(batch.events);
-    for (const auto &e : batch.events)
-        for (const std::uint32_t index : { e.text, e.location })
-            if (index)
-                batch.strings.insert(index, recorder.stringAt(index));
+    batch.resolveStrings(recorder);
     batch.stats = recorder.loopStats();
     return batch;
 }

@@ -191,13 +191,7 @@ void LoopHost::tick()
             m_batchIsFresh = false;
             batch.changed = true;
             m_recorder->drain(batch.events);
-            // Resolve now: the recorder reuses a string's slot once its events left the ring.
-            for (const RecordedEvent &e : batch.events) {
-                for (const std::uint32_t index : { e.text, e.location }) {
-                    if (index && !batch.strings.contains(index))
-                        batch.strings.insert(index, recorder.stringAt(index));
-                }
-            }
+            batch.resolveStrings(recorder);
             // Events recorded after `produced` was read show in the aggregates already and
             // make the next tick read them again: harmless.
             batch.tasks = recorder.tasks();

@@ -23,24 +23,6 @@ std::int64_t steadyNowNs()
             .count();
 }
 
-std::shared_ptr<Clock> makeClock(const ClockSpec &spec)
-{
-    switch (spec.mode) {
-    case ClockSpec::Mode::Virtual:
-        return std::make_shared<VirtualClock>();
-    case ClockSpec::Mode::Real:
-        return std::make_shared<SteadyClock>();
-    case ClockSpec::Mode::Scaled:
-        // Clamped (and NaN refused) here too: a throwing constructor would escape into Qt's
-        // event dispatch.
-        return std::make_shared<ScaledClock>(
-                std::isfinite(spec.scale)
-                        ? std::clamp(spec.scale, ScaledClock::kMinFactor, ScaledClock::kMaxFactor)
-                        : 1.0);
-    }
-    return std::make_shared<SteadyClock>();
-}
-
 //! How long a reset lets cancelled tasks unwind before the loop closes on them.
 constexpr auto UnwindBudget = std::chrono::milliseconds(500);
 

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -53,6 +54,13 @@ inline constexpr double MaxClockScale = 10.0;
  * on anything else and, when \a error is given, says what was expected.
  */
 std::optional<ClockSpec> parseClockSpec(QStringView text, QString *error = nullptr);
+
+/*!
+ * A new clock as \a spec says. A scaled clock's factor is clamped to [MinClockScale,
+ * MaxClockScale] and NaN taken as 1, so this never throws (callers run it from Qt's event
+ * dispatch).
+ */
+std::shared_ptr<Clock> makeClock(const ClockSpec &spec);
 
 //! What one spawn creates; the JSON spelling is in TemplateSpec::name.
 enum class ScenarioTemplate : std::uint8_t {

@@ -64,7 +64,8 @@ private:
     void scheduleStep();
     void step();
     void finish();
-    void traceDone() noexcept;
+    //! TaskDone for observers; \a abandoned: it was still pending when the loop closed.
+    void traceDone(bool abandoned = false) noexcept;
 
     FutureBase *m_self;
     std::uint64_t m_id;

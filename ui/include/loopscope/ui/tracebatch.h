@@ -45,6 +45,19 @@ struct TraceBatch
 
     //! The resolved string \a index of an event; empty for 0.
     QString string(std::uint32_t index) const { return index ? strings.value(index) : QString(); }
+
+    //! Resolves every text/location index of \a events through \a recorder into strings.
+    //! Call right after draining: the recorder reuses a string's slot once its events left
+    //! the ring.
+    void resolveStrings(const TraceRecorder &recorder)
+    {
+        for (const RecordedEvent &e : events) {
+            for (const std::uint32_t index : { e.text, e.location }) {
+                if (index && !strings.contains(index))
+                    strings.insert(index, recorder.stringAt(index));
+            }
+        }
+    }
 };
 
 } // namespace loopscope::ui
