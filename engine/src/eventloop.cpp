@@ -632,7 +632,7 @@ void LoopCore::rearm()
                    && !m_holdTimer.isActive()) {
             // Only Qt operations hold time back: wait for them, at most the clock's limit.
             if (const auto limit = m_clock->foreignWaitLimit())
-                m_holdTimer.start(qtTimerMilliseconds(*limit), Qt::CoarseTimer, m_driver.get());
+                m_holdTimer.start(qtTimerMilliseconds(*limit), Qt::PreciseTimer, m_driver.get());
         }
         return;
     }
