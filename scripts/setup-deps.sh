@@ -15,6 +15,8 @@ packages=(
     qt6-base-dev-tools
     libqt6test6
     qcoro-qt6-dev
+    # The timeline's SVG export (QSvgGenerator).
+    qt6-svg-dev
     libgl-dev
     # Silences "Could NOT find XKB" from Qt's CMake files.
     libxkbcommon-dev

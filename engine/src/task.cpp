@@ -154,6 +154,80 @@ bool TaskCore::cancel(std::string message)
     return true;
 }
 
+bool TaskCore::delay(Duration delay)
+{
+    if (delay < Duration::zero())
+        throw ValueError("Task.delay: the delay must not be negative (got "
+                         + std::to_string(delay.count()) + " ns) for " + describe());
+    if (m_self->done())
+        return false;
+    m_pendingDelay += delay;
+    return true;
+}
+
+bool TaskCore::delayStep()
+{
+    const Duration delay = std::exchange(m_pendingDelay, Duration::zero());
+    // A pending cancellation wins: the step runs at once and delivers it.
+    if (delay <= Duration::zero() || m_mustCancel)
+        return false;
+    LoopCore *loop = m_self->loopCore();
+    Ref<FutureBase> done(new FutureState<void>(loop, FutureKind::Sleep));
+    ++m_steps;
+    const bool traced = loop->observed();
+    if (traced) [[unlikely]] {
+        TraceEvent e;
+        e.kind = TraceEventKind::TaskStepBegin;
+        e.id = m_id;
+        e.count = m_steps;
+        loop->emit(e);
+    }
+    auto fire = [done] {
+        if (!done->done())
+            static_cast<FutureState<void> *>(done.get())->setResult({});
+    };
+    Ref<HandleBase> timer(
+            new CallbackHandle<decltype(fire)>(HandleKind::CallLater, m_location, std::move(fire)));
+    {
+        CurrentTaskScope scope(this); // the timer is named after this task
+        loop->scheduleAt(loop->now() + delay, timer);
+    }
+    m_waitingOn = done;
+    Ref<FutureBase> self(m_self);
+    done->addDoneCallback(
+            [self, task = this, timer](FutureBase &awaited) {
+                LoopCore *wakeLoop = self->loopCore();
+                if (wakeLoop->observed()) [[unlikely]] {
+                    TraceEvent e;
+                    e.kind = TraceEventKind::Wakeup;
+                    e.id = task->id();
+                    e.related = awaited.id();
+                    e.futureKind = awaited.kind();
+                    wakeLoop->emit(e);
+                }
+                if (awaited.cancelled()) {
+                    // cancel() reached the delay: deliver it at the task's suspension point.
+                    timer->cancel();
+                    task->m_mustCancel = true;
+                    task->m_cancelMessage = awaited.cancelMessage();
+                }
+                task->step();
+            },
+            nullptr, HandleKind::TaskStep, m_location, m_id);
+    if (traced) [[unlikely]] {
+        TraceEvent e;
+        e.kind = TraceEventKind::TaskStepEnd;
+        e.id = m_id;
+        e.count = m_steps;
+        e.related = done->id();
+        e.futureKind = FutureKind::Sleep;
+        const auto finished = std::chrono::steady_clock::now();
+        loop->restamp(finished);
+        loop->emit(e);
+    }
+    return true;
+}
+
 int TaskCore::uncancel() noexcept
 {
     if (m_cancelRequests > 0)
@@ -179,6 +253,8 @@ void TaskCore::step()
         return;
     Ref<FutureBase> keepAlive(m_self);
     m_waitingOn.reset();
+    if (m_pendingDelay > Duration::zero() && delayStep()) [[unlikely]]
+        return;
     const bool throwCancel = std::exchange(m_mustCancel, false);
     if (throwCancel && !m_started) {
         // Cancelled before its first step: Python throws CancelledError in before the first

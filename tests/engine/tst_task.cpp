@@ -75,6 +75,10 @@ private Q_SLOTS:
     void runUntilCompleteAcceptsACoroutine();
     void doneCallbackOnTaskGetsTheTask();
     void createTaskRejectsEmptyOrFinishedCoro();
+    void delayPostponesThePendingStart();
+    void delayAfterTheAwaitedFutureBeforeTheNextStep();
+    void cancelDuringDelayThrowsAtTheSuspensionPoint();
+    void delayBadInput();
 };
 
 void tst_Task::firstStepIsScheduledNotInline()
@@ -535,4 +539,76 @@ void tst_Task::createTaskRejectsEmptyOrFinishedCoro()
 }
 
 QTEST_GUILESS_MAIN(tst_Task)
+void tst_Task::delayPostponesThePendingStart()
+{
+    Fixture f;
+    TimePoint startedAt{};
+    Task<int> t = f.loop.createTask([&]() -> Coro<int> {
+        startedAt = f.loop.time();
+        co_return 7;
+    }());
+    QVERIFY(t.delay(300ms));
+    QVERIFY(t.delay(200ms)); // adds up
+    QCOMPARE(f.loop.runUntilComplete(t), 7);
+    QCOMPARE(startedAt, TimePoint(500ms));
+    // The wait is an extra (empty) step that awaited a Sleep future.
+    QCOMPARE(loopscope::TaskRef(t).steps(), std::uint64_t(2));
+}
+
+void tst_Task::delayAfterTheAwaitedFutureBeforeTheNextStep()
+{
+    Fixture f;
+    Future<int> value(f.loop);
+    std::vector<TimePoint> marks;
+    Task<int> t = f.loop.createTask([&]() -> Coro<int> {
+        marks.push_back(f.loop.time());
+        const int v = co_await value;
+        marks.push_back(f.loop.time());
+        co_return v * 2;
+    }());
+    f.loop.callLater(100ms, [&] {
+        QVERIFY(t.delay(1s)); // while suspended on `value`
+        value.setResult(21);
+    });
+    QCOMPARE(f.loop.runUntilComplete(t), 42);
+    QCOMPARE(marks.size(), std::size_t(2));
+    QCOMPARE(marks[0], TimePoint(0ms));
+    QCOMPARE(marks[1], TimePoint(1100ms));
+}
+
+void tst_Task::cancelDuringDelayThrowsAtTheSuspensionPoint()
+{
+    Fixture f;
+    bool cleanedUp = false;
+    bool bodyRan = false;
+    Task<void> t = f.loop.createTask([&]() -> Coro<void> {
+        Guard g{ &cleanedUp };
+        co_await loopscope::sleep(10ms);
+        bodyRan = true;
+    }());
+    f.loop.callLater(10ms, [&] { t.delay(1h); }); // the sleep is done: it delays the resume
+    f.loop.callLater(20ms, [&] { QVERIFY(t.cancel("stop waiting")); });
+    std::string message;
+    try {
+        f.loop.runUntilComplete(t);
+    } catch (const CancelledError &e) {
+        message = e.message();
+    }
+    QVERIFY(t.cancelled());
+    QVERIFY(!bodyRan);
+    QVERIFY(cleanedUp);
+    QCOMPARE(message, std::string("stop waiting"));
+    QCOMPARE(f.loop.time(), TimePoint(20ms)); // the hour-long timer was cancelled
+}
+
+void tst_Task::delayBadInput()
+{
+    Fixture f;
+    Task<int> t = f.loop.createTask(answerAfter(0s, 1));
+    QVERIFY_THROWS_EXCEPTION(loopscope::ValueError, t.delay(-1ms));
+    QCOMPARE(f.loop.runUntilComplete(t), 1);
+    QVERIFY(!t.delay(1s)); // done: nothing to delay
+    QCOMPARE(loopscope::TaskRef(t).steps(), std::uint64_t(2));
+}
+
 #include "tst_task.moc"

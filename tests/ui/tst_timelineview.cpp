@@ -10,6 +10,7 @@
 #include <QScrollBar>
 #include <QSignalSpy>
 #include <QTemporaryDir>
+#include <QRegularExpression>
 #include <QTest>
 #include <QWheelEvent>
 
@@ -121,7 +122,7 @@ private Q_SLOTS:
     void axisLabelsAdaptToTheZoom();
     void zoomedOutStepsStayVisible();
     void paintsTenThousandLanes();
-    void saveImageWritesPng();
+    void saveImageWritesPngAndSvg();
 };
 
 void tst_TimelineView::followLiveShowsTheLatestTime()
@@ -435,7 +436,7 @@ void tst_TimelineView::paintsTenThousandLanes()
     QCOMPARE(image.size(), f.view.size() * image.devicePixelRatio());
 }
 
-void tst_TimelineView::saveImageWritesPng()
+void tst_TimelineView::saveImageWritesPngAndSvg()
 {
     Fixture f;
     QTemporaryDir dir;
@@ -446,11 +447,28 @@ void tst_TimelineView::saveImageWritesPng()
     QImage read(png);
     QVERIFY(!read.isNull());
     QCOMPARE(read.size(), f.vp()->size() * read.devicePixelRatio());
-    // No Qt SVG here: SVG is refused with a reason, and no file appears.
+    // SVG: a vector drawing with the lanes' labels as text, not a picture of them.
     const QString svg = dir.filePath(QStringLiteral("timeline.svg"));
-    QVERIFY(!f.view.saveImage(svg, &error));
-    QVERIFY(error.contains(QLatin1String("SVG")));
-    QVERIFY(!QFile::exists(svg));
+    QVERIFY2(f.view.saveImage(svg, &error), qPrintable(error));
+    QFile file(svg);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    const QByteArray xml = file.readAll();
+    QVERIFY(xml.contains("<svg"));
+    QVERIFY(xml.contains("</svg>"));
+    QVERIFY(!xml.contains("<image")); // the axis is drawn, not blitted
+    QVERIFY2(xml.contains(f.model.lane(2).name.toUtf8()), xml.left(400).constData());
+    QVERIFY(!QFile::exists(svg + QStringLiteral(".part")));
+    // Any other format is refused with a reason, and no file appears.
+    const QString bmp = dir.filePath(QStringLiteral("timeline.bmp"));
+    QVERIFY(!f.view.saveImage(bmp, &error));
+    QVERIFY(error.contains(QLatin1String(".png or .svg")));
+    QVERIFY(!QFile::exists(bmp));
+    // An unwritable place: an error, not a crash.
+    QTest::ignoreMessage(QtWarningMsg,
+                         QRegularExpression(QStringLiteral("QSvgPaintEngine::begin")));
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("QPainter::begin")));
+    QVERIFY(!f.view.saveImage(dir.filePath(QStringLiteral("no/such/dir/t.svg")), &error));
+    QVERIFY(error.contains(QLatin1String("Cannot write")));
 }
 
 QTEST_MAIN(tst_TimelineView)

@@ -6,10 +6,12 @@
 #include <loopscope/observer.h>
 
 #include <QFileInfo>
+#include <QFile>
 #include <QImage>
 #include <QKeyEvent>
 #include <QMouseEvent>
 #include <QPainter>
+#include <QSvgGenerator>
 #include <QPainterPath>
 #include <QScrollBar>
 #include <QToolTip>
@@ -371,42 +373,58 @@ void TimelineView::paintEvent(QPaintEvent *)
     paintLanes(p, viewport()->rect());
     paintWakeups(p);
     paintSelection(p);
-    paintAxis(p);
+    paintAxis(p, true);
     paintLegend(p);
 }
 
-void TimelineView::paintAxis(QPainter &p)
+void TimelineView::drawAxisTicks(QPainter &a, int w, int h) const
+{
+    a.setPen(palette().windowText().color());
+    a.setFont(font());
+    const double step = niceStep(kMinTickSpacing * m_nsPerPixel);
+    const double first = std::ceil(m_viewStart / step) * step;
+    const double end = m_viewStart + double(w) * m_nsPerPixel;
+    for (double t = first; t <= end; t += step) {
+        const double x = (t - m_viewStart) / m_nsPerPixel;
+        a.drawLine(QPointF(x, h - 6), QPointF(x, h));
+        a.drawText(QPointF(x + 3, h - 8), tickLabel(t, step));
+        // Minor ticks: five per step.
+        for (int i = 1; i < 5; ++i) {
+            const double mx = x + double(i) * step / 5 / m_nsPerPixel;
+            a.drawLine(QPointF(mx, h - 3), QPointF(mx, h));
+        }
+    }
+    a.drawLine(QPointF(0, h - 0.5), QPointF(w, h - 0.5));
+}
+
+void TimelineView::paintAxis(QPainter &p, bool cached)
 {
     const int w = timeAreaWidth();
     const int h = axisHeight();
-    const qreal dpr = devicePixelRatioF();
-    if (m_axisCache.isNull() || m_axisCacheStart != m_viewStart || m_axisCacheScale != m_nsPerPixel
-        || m_axisCacheWidth != w || m_axisCache.devicePixelRatio() != dpr) {
-        m_axisCache = QPixmap(QSize(w, h) * dpr);
-        m_axisCache.setDevicePixelRatio(dpr);
-        m_axisCache.fill(palette().window().color());
-        QPainter a(&m_axisCache);
-        a.setPen(palette().windowText().color());
-        a.setFont(font());
-        const double step = niceStep(kMinTickSpacing * m_nsPerPixel);
-        const double first = std::ceil(m_viewStart / step) * step;
-        const double end = m_viewStart + double(w) * m_nsPerPixel;
-        for (double t = first; t <= end; t += step) {
-            const double x = (t - m_viewStart) / m_nsPerPixel;
-            a.drawLine(QPointF(x, h - 6), QPointF(x, h));
-            a.drawText(QPointF(x + 3, h - 8), tickLabel(t, step));
-            // Minor ticks: five per step.
-            for (int i = 1; i < 5; ++i) {
-                const double mx = x + double(i) * step / 5 / m_nsPerPixel;
-                a.drawLine(QPointF(mx, h - 3), QPointF(mx, h));
-            }
+    if (!cached) {
+        // Vector output (SVG): draw the ticks themselves, not a pixmap of them.
+        p.save();
+        p.fillRect(QRect(m_labelWidth, 0, w, h), palette().window());
+        p.translate(m_labelWidth, 0);
+        p.setClipRect(QRect(0, 0, w, h));
+        drawAxisTicks(p, w, h);
+        p.restore();
+    } else {
+        const qreal dpr = devicePixelRatioF();
+        if (m_axisCache.isNull() || m_axisCacheStart != m_viewStart
+            || m_axisCacheScale != m_nsPerPixel || m_axisCacheWidth != w
+            || m_axisCache.devicePixelRatio() != dpr) {
+            m_axisCache = QPixmap(QSize(w, h) * dpr);
+            m_axisCache.setDevicePixelRatio(dpr);
+            m_axisCache.fill(palette().window().color());
+            QPainter a(&m_axisCache);
+            drawAxisTicks(a, w, h);
+            m_axisCacheStart = m_viewStart;
+            m_axisCacheScale = m_nsPerPixel;
+            m_axisCacheWidth = w;
         }
-        a.drawLine(QPointF(0, h - 0.5), QPointF(w, h - 0.5));
-        m_axisCacheStart = m_viewStart;
-        m_axisCacheScale = m_nsPerPixel;
-        m_axisCacheWidth = w;
+        p.drawPixmap(m_labelWidth, 0, m_axisCache);
     }
-    p.drawPixmap(m_labelWidth, 0, m_axisCache);
     // The corner above the labels: the zoom level and live state.
     const QRect corner(0, 0, m_labelWidth, h);
     p.fillRect(corner, palette().window());
@@ -986,20 +1004,45 @@ bool TimelineView::viewportEvent(QEvent *event)
 bool TimelineView::saveImage(const QString &path, QString *error)
 {
     const QString suffix = QFileInfo(path).suffix().toLower();
-    if (suffix != QLatin1String("png")) {
+    const auto fail = [error](const QString &why) {
         if (error)
-            *error = suffix == QLatin1String("svg")
-                    ? QStringLiteral("SVG export needs the Qt SVG module, which this build "
-                                     "does not use; save as .png")
-                    : QStringLiteral("Only PNG images can be saved (%1)").arg(path);
+            *error = why;
         return false;
+    };
+    if (suffix == QLatin1String("svg")) {
+        // Painted again into an SVG generator: vector lanes, text and axis.
+        const QString tmp = path + QStringLiteral(".part");
+        {
+            QSvgGenerator svg;
+            svg.setFileName(tmp);
+            svg.setSize(viewport()->size());
+            svg.setViewBox(viewport()->rect());
+            svg.setTitle(QStringLiteral("Loopscope timeline"));
+            svg.setDescription(QStringLiteral("Exported by Loopscope"));
+            QPainter p;
+            if (!p.begin(&svg))
+                return fail(QStringLiteral("Cannot write the image to %1").arg(path));
+            p.fillRect(viewport()->rect(), palette().base());
+            paintLanes(p, viewport()->rect());
+            paintWakeups(p);
+            paintSelection(p);
+            paintAxis(p, false);
+            paintLegend(p);
+            p.end();
+        }
+        QFile::remove(path);
+        if (!QFile::rename(tmp, path)) {
+            QFile::remove(tmp);
+            return fail(QStringLiteral("Cannot write the image to %1").arg(path));
+        }
+        return true;
     }
+    if (suffix != QLatin1String("png"))
+        return fail(QStringLiteral("Images are saved as .png or .svg, not \"%1\" (%2)")
+                            .arg(suffix, path));
     const QImage image = viewport()->grab().toImage();
-    if (image.isNull() || !image.save(path, "PNG")) {
-        if (error)
-            *error = QStringLiteral("Cannot write the image to %1").arg(path);
-        return false;
-    }
+    if (image.isNull() || !image.save(path, "PNG"))
+        return fail(QStringLiteral("Cannot write the image to %1").arg(path));
     return true;
 }
 

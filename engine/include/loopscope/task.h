@@ -28,6 +28,7 @@ public:
     void start();
 
     bool cancel(std::string message);
+    bool delay(Duration delay);
     int cancelling() const noexcept { return m_cancelRequests; }
     int uncancel() noexcept;
 
@@ -66,6 +67,7 @@ private:
     void finish();
     //! TaskDone for observers; \a abandoned: it was still pending when the loop closed.
     void traceDone(bool abandoned = false) noexcept;
+    bool delayStep();
 
     FutureBase *m_self;
     std::uint64_t m_id;
@@ -81,6 +83,7 @@ private:
     bool m_throwCancel = false;
     bool m_started = false;
     bool m_yielded = false; //!< the running step ended in a yield (sleep(0))
+    Duration m_pendingDelay{}; //!< delay() still to be waited before the next step
 
     friend class TaskFinisher;
 };
@@ -156,6 +159,16 @@ public:
      * when the task is already done.
      */
     bool cancel(std::string message = {}) { return core()->cancel(std::move(message)); }
+    /*!
+     * Makes the task wait \a delay on the loop's clock before its next step runs (a
+     * debugging aid with no asyncio counterpart: the visualizer's "Delay"). A task that has
+     * not started yet starts that much later; a task suspended on a future keeps waiting for
+     * it and then sleeps \a delay before it resumes. The wait is an extra step that awaits a
+     * Sleep future, so observers see it like a sleep() and cancel() interrupts it. Delays
+     * requested before the wait began add up. Returns false when the task is already done;
+     * throws ValueError for a negative delay.
+     */
+    bool delay(Duration delay) { return core()->delay(delay); }
     //! How many cancel() requests are pending (Python: Task.cancelling()).
     int cancelling() const { return core()->cancelling(); }
     //! Decrements the pending cancel requests and returns the new count (Python: uncancel()).
@@ -214,6 +227,8 @@ public:
     //! Finished with an exception (not cancelled).
     bool failed() const { return d->failed(); }
     bool cancel(std::string message = {}) { return core()->cancel(std::move(message)); }
+    //! See Task::delay().
+    bool delay(Duration delay) { return core()->delay(delay); }
     int cancelling() const { return core()->cancelling(); }
     int uncancel() { return core()->uncancel(); }
 

@@ -70,8 +70,9 @@ public:
     int firstVisibleLane() const;
 
     /*!
-     * Writes the view as it is now to \a path as a PNG image (the extension decides; only
-     * PNG is supported: Qt's SVG module is not a dependency). False and \a error on failure.
+     * Writes the view as it is now to \a path: a PNG image or, for a .svg path, a vector
+     * SVG drawing (the extension decides). False and \a error on failure; an existing file
+     * is only replaced once the new one is complete.
      */
     bool saveImage(const QString &path, QString *error = nullptr);
 
@@ -124,7 +125,9 @@ private:
     void clampView();
     void updateScrollBars();
     void applyFollowLive();
-    void paintAxis(QPainter &p);
+    //! \a cached: blit the cached axis pixmap (screen) instead of drawing vectors (SVG).
+    void paintAxis(QPainter &p, bool cached);
+    void drawAxisTicks(QPainter &p, int width, int height) const;
     void paintLanes(QPainter &p, const QRect &exposed);
     void paintWakeups(QPainter &p);
     void paintSelection(QPainter &p);
