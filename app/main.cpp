@@ -3,6 +3,7 @@
 
 #include <loopscope/loopscope.h>
 #include <loopscope/scenario.h>
+#include <loopscope/tracefile.h>
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -92,6 +93,13 @@ struct CommandLine
                        "after <ms> milliseconds of real time. Default: 60000."),
         QStringLiteral("ms"), QStringLiteral("60000")
     };
+    QCommandLineOption replay{
+        QStringLiteral("replay"),
+        QStringLiteral("Window: open the trace <file> exported by Loopscope (--trace, Export "
+                       "trace) and replay it: step through it forwards and backwards. A file "
+                       "that does not load exits with code 2."),
+        QStringLiteral("file")
+    };
     QCommandLineOption quitAfter{
         QStringLiteral("quit-after"),
         QStringLiteral("Window: quit after <ms> milliseconds (smoke tests, screenshots)."),
@@ -125,6 +133,7 @@ struct CommandLine
         parser.addOption(trace);
         parser.addOption(summary);
         parser.addOption(timeoutMs);
+        parser.addOption(replay);
         parser.addOption(quitAfter);
     }
 };
@@ -228,6 +237,9 @@ QString checkWindowOptions(const QCommandLineParser &parser, const CommandLine &
                 .arg(parser.positionalArguments().constFirst());
     if (parser.isSet(cl.scenario) && parser.isSet(cl.scenarioFile))
         return QStringLiteral("give either --scenario or --scenario-file, not both");
+    if (parser.isSet(cl.replay) && (parser.isSet(cl.scenario) || parser.isSet(cl.scenarioFile)))
+        return QStringLiteral("--replay shows a saved trace; it does not run --scenario or "
+                              "--scenario-file");
     for (const QCommandLineOption *option : { &cl.clock, &cl.trace, &cl.summary, &cl.timeoutMs }) {
         if (parser.isSet(*option))
             return QStringLiteral("--%1 only works with --headless")
@@ -240,8 +252,23 @@ QString checkWindowOptions(const QCommandLineParser &parser, const CommandLine &
     return QString();
 }
 
+//! The trace --replay names, or nullopt after printing why it does not load.
+std::optional<loopscope::TraceFile> loadReplay(const QCommandLineParser &parser,
+                                               const CommandLine &cl)
+{
+    loopscope::TraceFileResult result = loopscope::loadTraceFile(parser.value(cl.replay));
+    if (!result) {
+        printError(QStringLiteral("--replay: ") + result.errorString());
+        return std::nullopt;
+    }
+    return result.takeTrace();
+}
+
 int runHeadlessFromCommandLine(const QCommandLineParser &parser, const CommandLine &cl)
 {
+    if (parser.isSet(cl.replay))
+        return usageError(QStringLiteral("--replay opens the window; it does not work with "
+                                         "--headless"));
     if (parser.isSet(cl.quitAfter))
         return usageError(QStringLiteral("--quit-after is for the window; with --headless use "
                                          "--timeout-ms"));
@@ -296,6 +323,9 @@ int main(int argc, char **argv)
             return usageError(parser.errorText());
         if (const QString error = checkWindowOptions(parser, cl); !error.isEmpty())
             return usageError(error);
+        // A trace that cannot load says so first: that answer needs no display.
+        if (parser.isSet(cl.replay) && !loadReplay(parser, cl))
+            return ExitUsage;
         return usageError(QStringLiteral("no display to open the window on (DISPLAY and "
                                          "WAYLAND_DISPLAY are unset); use --headless, "
                                          "--list-scenarios, or QT_QPA_PLATFORM=offscreen"));
@@ -341,6 +371,12 @@ int main(int argc, char **argv)
         if (!scenario)
             return ExitUsage;
     }
+    std::optional<loopscope::TraceFile> trace;
+    if (parser.isSet(cl.replay)) {
+        trace = loadReplay(parser, cl);
+        if (!trace)
+            return ExitUsage;
+    }
 
     QApplication::setApplicationDisplayName(QStringLiteral("Loopscope"));
     QApplication::setDesktopFileName(QStringLiteral("loopscope"));
@@ -353,6 +389,8 @@ int main(int argc, char **argv)
     if (scenario) {
         QTimer::singleShot(0, &window, [&window, s = *scenario] { window.startScenario(s); });
     }
+    if (trace)
+        window.replayTrace(std::move(*trace), parser.value(cl.replay));
     if (quitAfterMs >= 0)
         QTimer::singleShot(quitAfterMs, app.get(), &QCoreApplication::quit);
 

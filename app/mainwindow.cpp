@@ -1,42 +1,57 @@
 #include "mainwindow.h"
 
+#include "guidedtour.h"
+#include "theme.h"
+
 #include <loopscope/eventloop.h>
 #include <loopscope/recorder.h>
+#include <loopscope/tracefile.h>
 #include <loopscope/ui/eventlogview.h>
 #include <loopscope/ui/loophost.h>
 #include <loopscope/ui/loopstatemodel.h>
 #include <loopscope/ui/loopview.h>
 #include <loopscope/ui/spawnpanel.h>
+#include <loopscope/ui/taskinspector.h>
 #include <loopscope/ui/taskfilterproxymodel.h>
 #include <loopscope/ui/tasktablemodel.h>
 #include <loopscope/ui/timelinemodel.h>
 #include <loopscope/ui/timelineview.h>
 #include <loopscope/ui/tracebatch.h>
+#include <loopscope/ui/tracereplay.h>
+#include <loopscope/ui/warningspanel.h>
 
 #include <QAction>
+#include <QActionGroup>
 #include <QApplication>
 #include <QClipboard>
 #include <QCloseEvent>
 #include <QComboBox>
 #include <QDockWidget>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QHBoxLayout>
 #include <QHeaderView>
+#include <QIcon>
 #include <QInputDialog>
 #include <QItemSelectionModel>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMenu>
+#include <QMenuBar>
+#include <QMessageBox>
 #include <QSettings>
 #include <QSlider>
 #include <QSpinBox>
 #include <QStatusBar>
 #include <QTableView>
+#include <QTimer>
 #include <QToolBar>
 #include <QVBoxLayout>
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
+#include <functional>
 #include <unordered_set>
 
 using loopscope::ClockSpec;
@@ -173,9 +188,15 @@ MainWindow::MainWindow(const ClockSpec &clock, QWidget *parent) : QMainWindow(pa
     buildActions();
     buildToolBar();
     buildDocks();
+    buildReplay();
+    buildInspection();
+    buildHelp();
 
-    connect(m_host, &LoopHost::batchReady, this, &MainWindow::onBatch);
+    connect(m_host, &LoopHost::batchReady, this, &MainWindow::onHostBatch);
     connect(m_host, &LoopHost::loopReset, this, [this](int generation) {
+        m_liveResults.clear();
+        if (m_replaying)
+            return; // the views show the trace; back to live rebuilds them from the recorder
         m_model->clear();
         m_paused = false;
         m_loopPaused = false;
@@ -190,7 +211,10 @@ MainWindow::MainWindow(const ClockSpec &clock, QWidget *parent) : QMainWindow(pa
         }
         updateControls();
     });
-    connect(m_host, &LoopHost::blockedChanged, this, &MainWindow::onBlocked);
+    connect(m_host, &LoopHost::blockedChanged, this, [this](qint64 ms) {
+        if (!m_replaying)
+            onBlocked(ms);
+    });
     connect(m_host, &LoopHost::messageLogged, this,
             [this](const QString &message) { logLine(message); });
     connect(m_host, &LoopHost::printed, this,
@@ -199,7 +223,11 @@ MainWindow::MainWindow(const ClockSpec &clock, QWidget *parent) : QMainWindow(pa
         logLine(tr("scenario finished: %1").arg(summary));
         statusBar()->showMessage(tr("Scenario finished: %1").arg(summary), 5000);
     });
-    connect(m_host, &LoopHost::resultsKnown, m_model, &TaskTableModel::setResults);
+    connect(m_host, &LoopHost::resultsKnown, this, [this](const QHash<quint64, QString> &results) {
+        m_liveResults.insert(results);
+        if (!m_replaying)
+            m_model->setResults(results);
+    });
     connect(m_host, &LoopHost::timeScaleApplied, this, [this](double factor) {
         m_scaleLabel->setText(QStringLiteral("%1×").arg(factor, 0, 'f', 2));
     });
@@ -215,6 +243,7 @@ MainWindow::MainWindow(const ClockSpec &clock, QWidget *parent) : QMainWindow(pa
     QSettings settings;
     restoreGeometry(settings.value(QStringLiteral("mainWindow/geometry")).toByteArray());
     restoreState(settings.value(QStringLiteral("mainWindow/state")).toByteArray());
+    m_replayBar->hide(); // whatever the saved state says: the window starts live
     updateControls();
 }
 
@@ -323,6 +352,24 @@ void MainWindow::buildActions()
         if (ok)
             cancelSelectedTasks(message);
     });
+    m_delay = new QAction(tr("Delay…"), m_table);
+    m_delay->setObjectName(QStringLiteral("delayTaskAction"));
+    m_delay->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_D));
+    m_delay->setShortcutContext(Qt::WidgetWithChildrenShortcut);
+    m_delay->setToolTip(tr("Make the selected tasks wait before their next step: a task not "
+                           "started yet starts later, a waiting one sleeps once its wait is "
+                           "over (Ctrl+D)"));
+    connect(m_delay, &QAction::triggered, this, [this] {
+        bool ok = false;
+        const int ms = QInputDialog::getInt(
+                this, tr("Delay tasks"),
+                tr("Wait this long (loop time) before the next step, in milliseconds:"),
+                m_lastDelayMs, 1, int(loopscope::scenariolimits::MaxDelayMs), 100, &ok);
+        if (ok) {
+            m_lastDelayMs = ms;
+            delaySelectedTasks(std::chrono::milliseconds(ms));
+        }
+    });
     m_inspect = new QAction(tr("Inspect"), m_table);
     m_inspect->setObjectName(QStringLiteral("inspectTaskAction"));
     m_inspect->setShortcut(Qt::Key_Return);
@@ -332,20 +379,16 @@ void MainWindow::buildActions()
         if (!current.isValid())
             return;
         const QModelIndex source = m_proxy->mapToSource(current);
-        const loopscope::TaskStats &t = m_model->taskAt(source.row());
-        statusBar()->showMessage(tr("Task %1 %2: %3, %4 steps, created at %5")
-                                         .arg(t.id)
-                                         .arg(t.name, TaskTableModel::stateText(int(t.state)))
-                                         .arg(t.steps)
-                                         .arg(t.location),
-                                 8000);
+        m_inspector->setTask(m_model->taskAt(source.row()).id);
+        m_inspectorDock->show();
+        m_inspectorDock->raise();
     });
     m_copy = new QAction(tr("Copy"), m_table);
     m_copy->setObjectName(QStringLiteral("copyTaskAction"));
     m_copy->setShortcut(QKeySequence::Copy);
     m_copy->setShortcutContext(Qt::WidgetWithChildrenShortcut);
     connect(m_copy, &QAction::triggered, this, &MainWindow::copySelectedTasks);
-    m_table->addActions({ m_cancel, m_cancelWithMessage, m_inspect, m_copy });
+    m_table->addActions({ m_cancel, m_cancelWithMessage, m_delay, m_inspect, m_copy });
 }
 
 void MainWindow::buildToolBar()
@@ -512,6 +555,9 @@ void MainWindow::onBatch(const loopscope::ui::TraceBatch &batch)
         m_timeline->reconcile(batch.tasks);
         m_timelineView->modelUpdated();
     }
+    // After the timeline: the inspector reads a task's lifecycle from it.
+    m_inspector->ingest(batch);
+    m_warnings->ingest(batch);
 
     int logged = 0;
     int skipped = 0;
@@ -601,8 +647,29 @@ void MainWindow::updateControls()
     m_stepIteration->setEnabled(m_paused);
     m_stepTask->setEnabled(m_paused);
     const bool scaled = m_host->clock().mode == ClockSpec::Mode::Scaled;
-    m_scaleSlider->setEnabled(scaled);
-    m_scaleLabel->setEnabled(scaled);
+    m_scaleSlider->setEnabled(scaled && !m_replaying);
+    m_scaleLabel->setEnabled(scaled && !m_replaying);
+    // A replay is read-only: nothing that drives the live loop works meanwhile.
+    const bool live = !m_replaying;
+    for (QAction *action : { m_runPause, m_reset, m_openScenario, m_exportTrace, m_cancel,
+                             m_cancelWithMessage, m_delay })
+        action->setEnabled(live);
+    if (m_replaying) {
+        m_stepCallback->setEnabled(false);
+        m_stepIteration->setEnabled(false);
+        m_stepTask->setEnabled(false);
+    }
+    m_clockMode->setEnabled(live);
+    m_scenarioPicker->setEnabled(live);
+    m_spawnPanel->setEnabled(live);
+    // A replay keeps finished tasks for ever (they go when the cursor goes back).
+    if (auto *retention = findChild<QSpinBox *>(QStringLiteral("retention")))
+        retention->setEnabled(live);
+    if (m_backToLive) {
+        m_backToLive->setEnabled(m_replaying);
+        for (QAction *action : m_replayActions)
+            action->setEnabled(m_replaying);
+    }
 }
 
 void MainWindow::togglePause()
@@ -650,7 +717,7 @@ void MainWindow::onScenarioPicked(int index)
     }
 }
 
-void MainWindow::startScenario(const Scenario &scenario)
+void MainWindow::startScenario(const Scenario &scenario, bool paused)
 {
     m_errorBanner->hide();
     const int before = m_host->generation();
@@ -666,6 +733,8 @@ void MainWindow::startScenario(const Scenario &scenario)
     }
     if (m_host->generation() == before)
         m_host->reset();
+    if (paused)
+        m_host->pause(); // on the fresh loop, before the scenario schedules anything
     m_host->runScenario(scenario);
     updateControls();
     // Logged once the fresh loop is there, after its "fresh loop" line.
@@ -748,8 +817,539 @@ void MainWindow::showTaskMenu(const QPoint &pos)
     menu.setObjectName(QStringLiteral("taskMenu"));
     menu.addAction(m_cancel);
     menu.addAction(m_cancelWithMessage);
+    menu.addAction(m_delay);
+    menu.addSeparator();
+    const std::vector<std::uint64_t> ids = selectedTaskIds();
+    m_breakOnTask->setChecked(!ids.empty()
+                              && std::all_of(ids.begin(), ids.end(), [this](std::uint64_t id) {
+                                     return m_host->hasTaskBreakpoint(id);
+                                 }));
+    QMenu *breakpoints = menu.addMenu(tr("Breakpoints"));
+    breakpoints->setObjectName(QStringLiteral("taskBreakpointsMenu"));
+    breakpoints->addAction(m_breakOnTask);
+    breakpoints->addAction(m_breakOnFailure);
     menu.addSeparator();
     menu.addAction(m_inspect);
     menu.addAction(m_copy);
     menu.exec(m_table->viewport()->mapToGlobal(pos));
+}
+
+// --- replay ---------------------------------------------------------------------------------
+
+void MainWindow::buildReplay()
+{
+    m_replay = new loopscope::ui::TraceReplay(this);
+    connect(m_replay, &loopscope::ui::TraceReplay::batchReady, this, &MainWindow::onReplayBatch);
+
+    m_openTrace = new QAction(tr("Open trace…"), this);
+    m_openTrace->setObjectName(QStringLiteral("openTraceAction"));
+    m_openTrace->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
+    m_openTrace->setToolTip(tr("Replay a trace exported by Loopscope: step through it, forwards "
+                               "and backwards, with the same views (Ctrl+Shift+O)"));
+    connect(m_openTrace, &QAction::triggered, this, [this] {
+        const QString path =
+                QFileDialog::getOpenFileName(this, tr("Open a trace"), QString(),
+                                             tr("Loopscope traces (*.json);;All files (*)"));
+        if (!path.isEmpty())
+            openTrace(path);
+    });
+    QMenu *file = menuBar()->addMenu(tr("&File"));
+    file->setObjectName(QStringLiteral("fileMenu"));
+    file->addAction(m_openScenario);
+    file->addAction(m_openTrace);
+    file->addAction(m_exportTrace);
+
+    m_backToLive = new QAction(tr("Back to live"), this);
+    m_backToLive->setObjectName(QStringLiteral("backToLiveAction"));
+    m_backToLive->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_L));
+    m_backToLive->setToolTip(tr("Leave the replay and watch the live loop again (Ctrl+L)"));
+    connect(m_backToLive, &QAction::triggered, this, &MainWindow::backToLive);
+
+    using Unit = loopscope::ui::TraceReplay::Unit;
+    // The live step keys (F10, F11) step the replay while it runs; the live actions are
+    // disabled meanwhile, so the keys are never ambiguous.
+    auto step = [this](const char *name, const QString &text, const QKeySequence &key,
+                       const QString &tip, std::function<void()> run) {
+        auto *action = new QAction(text, this);
+        action->setObjectName(QLatin1String(name));
+        action->setShortcut(key);
+        action->setToolTip(
+                QStringLiteral("%1 (%2)").arg(tip, key.toString(QKeySequence::NativeText)));
+        connect(action, &QAction::triggered, this, std::move(run));
+        m_replayActions.push_back(action);
+        return action;
+    };
+    QAction *toStart =
+            step("replayStartAction", tr("|◀ Start"), QKeySequence(Qt::CTRL | Qt::Key_Home),
+                 tr("Back to the start of the trace"), [this] { m_replay->toStart(); });
+    QAction *backIteration = step("replayBackIterationAction", tr("◀◀ Iteration"),
+                                  QKeySequence(Qt::SHIFT | Qt::Key_F11),
+                                  tr("Step back to the end of the previous iteration"),
+                                  [this] { m_replay->stepBack(Unit::Iteration); });
+    QAction *backCallback = step("replayBackCallbackAction", tr("◀ Callback"),
+                                 QKeySequence(Qt::SHIFT | Qt::Key_F10),
+                                 tr("Step back to the end of the previous callback"),
+                                 [this] { m_replay->stepBack(Unit::Callback); });
+    QAction *backEvent =
+            step("replayBackEventAction", tr("‹ Event"), QKeySequence(Qt::ALT | Qt::Key_Left),
+                 tr("Step back one event"), [this] { m_replay->stepBack(Unit::Event); });
+    QAction *forwardEvent =
+            step("replayForwardEventAction", tr("Event ›"), QKeySequence(Qt::ALT | Qt::Key_Right),
+                 tr("Step forward one event"), [this] { m_replay->stepForward(Unit::Event); });
+    QAction *forwardCallback =
+            step("replayForwardCallbackAction", tr("Callback ▶"), QKeySequence(Qt::Key_F10),
+                 tr("Step forward to the end of the next callback"),
+                 [this] { m_replay->stepForward(Unit::Callback); });
+    QAction *forwardIteration =
+            step("replayForwardIterationAction", tr("Iteration ▶▶"), QKeySequence(Qt::Key_F11),
+                 tr("Step forward to the end of the next iteration"),
+                 [this] { m_replay->stepForward(Unit::Iteration); });
+    QAction *toEnd = step("replayEndAction", tr("End ▶|"), QKeySequence(Qt::CTRL | Qt::Key_End),
+                          tr("Forward to the end of the trace"), [this] { m_replay->toEnd(); });
+
+    m_replaySlider = new QSlider(Qt::Horizontal);
+    m_replaySlider->setObjectName(QStringLiteral("replaySlider"));
+    m_replaySlider->setMinimumWidth(240);
+    m_replaySlider->setToolTip(tr("Scrub through the trace: the position is the number of "
+                                  "events applied"));
+    m_replaySeek = new QTimer(this);
+    m_replaySeek->setSingleShot(true);
+    m_replaySeek->setInterval(15);
+    // Dragging moves the slider faster than a 100,000-event rebuild: seek to where it is
+    // now, once per interval.
+    connect(m_replaySeek, &QTimer::timeout, this,
+            [this] { m_replay->seek(m_replaySlider->value()); });
+    connect(m_replaySlider, &QSlider::valueChanged, this, [this] {
+        if (!m_replaySeek->isActive())
+            m_replaySeek->start();
+    });
+    m_replayPosition = new QLabel;
+    m_replayPosition->setObjectName(QStringLiteral("replayPosition"));
+    m_replayFile = new QLabel;
+    m_replayFile->setObjectName(QStringLiteral("replayFile"));
+
+    m_replayBar = new QToolBar(tr("Replay"), this);
+    m_replayBar->setObjectName(QStringLiteral("replayBar"));
+    m_replayBar->addWidget(m_replayFile);
+    m_replayBar->addAction(m_backToLive);
+    m_replayBar->addSeparator();
+    m_replayBar->addActions({ toStart, backIteration, backCallback, backEvent });
+    m_replayBar->addWidget(m_replaySlider);
+    m_replayBar->addActions({ forwardEvent, forwardCallback, forwardIteration, toEnd });
+    m_replayBar->addSeparator();
+    m_replayBar->addWidget(m_replayPosition);
+    addToolBarBreak();
+    addToolBar(m_replayBar);
+    m_replayBar->hide();
+}
+
+bool MainWindow::openTrace(const QString &path)
+{
+    loopscope::TraceFileResult result = loopscope::loadTraceFile(path);
+    if (!result) {
+        showError(tr("Could not open the trace (nothing changed):\n%1").arg(result.errorString()));
+        logLine(tr("trace not opened: %1").arg(result.errorString()));
+        return false;
+    }
+    replayTrace(result.takeTrace(), path);
+    return true;
+}
+
+void MainWindow::replayTrace(loopscope::TraceFile trace, const QString &fileName)
+{
+    if (!m_replaying) {
+        m_livePaused = m_paused;
+        m_liveNowNs = m_loopNowNs;
+        m_replaying = true;
+    }
+    m_errorBanner->hide();
+    m_blockedBanner->hide();
+    clearViews();
+    // A replay keeps every task it reached: finished ones only go when the cursor does.
+    m_model->setRetention(std::chrono::milliseconds(0));
+    m_log->clear();
+    m_replayGeneration = -1;
+    const std::size_t events = trace.events.size();
+    const std::uint64_t dropped = trace.droppedEvents;
+    const QFileInfo info(fileName);
+    m_replayFile->setText(tr("Replay: %1").arg(info.fileName()));
+    m_replayFile->setToolTip(fileName);
+    m_replaySlider->setEnabled(events > 0);
+    {
+        const QSignalBlocker block(m_replaySlider);
+        m_replaySlider->setRange(0, int(std::min<std::size_t>(events, INT_MAX)));
+        m_replaySlider->setValue(0);
+    }
+    // On a line of its own, whatever layout restoreState() brought back.
+    if (toolBarArea(m_replayBar) != Qt::TopToolBarArea) {
+        removeToolBar(m_replayBar);
+        addToolBar(Qt::TopToolBarArea, m_replayBar);
+    }
+    if (!toolBarBreak(m_replayBar))
+        insertToolBarBreak(m_replayBar);
+    m_replayBar->show();
+    setWindowTitle(tr("Loopscope — replay of %1").arg(info.fileName()));
+    updateControls();
+    m_replay->setTrace(std::move(trace), fileName);
+    logLine(tr("=== replay of %1: %L2 events%3 (read-only; Back to live returns) ===")
+                    .arg(fileName)
+                    .arg(qulonglong(events))
+                    .arg(dropped ? tr(", %L1 dropped before it was written").arg(dropped)
+                                 : QString()),
+            0);
+}
+
+void MainWindow::backToLive()
+{
+    if (!m_replaying)
+        return;
+    m_replaying = false;
+    m_replaySeek->stop();
+    m_replay->close();
+    m_replayBar->hide();
+    setWindowTitle(tr("Loopscope"));
+    clearViews();
+    m_paused = m_livePaused;
+    m_loopNowNs = m_liveNowNs;
+    if (const auto *retention = findChild<QSpinBox *>(QStringLiteral("retention")))
+        m_model->setRetention(std::chrono::seconds(retention->value()));
+    m_model->setResults(m_liveResults);
+
+    // The host drained and dropped what the loop did meanwhile: the recorder still holds
+    // it (up to its ring's capacity), so the views start again from its snapshot.
+    loopscope::ui::TraceBatch batch;
+    batch.generation = m_host->lastBatch().generation;
+    m_liveFromSequence = 0;
+    m_liveFromGeneration = batch.generation;
+    if (const std::shared_ptr<loopscope::TraceRecorder> recorder = m_host->recorder()) {
+        batch.events = recorder->snapshot();
+        batch.resolveStrings(*recorder);
+        batch.tasks = recorder->tasks();
+        batch.stats = recorder->loopStats();
+        batch.lints = recorder->lints();
+        batch.producedEvents = recorder->producedEvents();
+        batch.droppedEvents = recorder->droppedEvents();
+        if (!batch.events.empty())
+            m_liveFromSequence = batch.events.back().sequence + 1;
+    }
+    m_loopPaused = batch.stats.paused;
+    m_paused = batch.stats.paused;
+    logLine(tr("=== back to the live loop ==="));
+    onBatch(batch);
+    updateControls();
+}
+
+void MainWindow::clearViews()
+{
+    m_model->clear();
+    m_proxy->setTaskIdFilter(std::nullopt);
+    m_loopState->clear();
+    m_loopView->modelUpdated();
+    m_timeline->clear();
+    m_timelineView->modelUpdated();
+    m_timelineGeneration = -1;
+}
+
+void MainWindow::onHostBatch(const loopscope::ui::TraceBatch &batch)
+{
+    if (m_replaying)
+        return;
+    if (m_liveFromSequence == 0 || batch.generation != m_liveFromGeneration) {
+        m_liveFromSequence = 0;
+        onBatch(batch);
+        return;
+    }
+    if (batch.events.empty() || batch.events.front().sequence >= m_liveFromSequence) {
+        m_liveFromSequence = batch.events.empty() ? m_liveFromSequence : 0;
+        onBatch(batch);
+        return;
+    }
+    loopscope::ui::TraceBatch fresh = batch;
+    std::erase_if(fresh.events, [this](const loopscope::RecordedEvent &e) {
+        return e.sequence < m_liveFromSequence;
+    });
+    m_liveFromSequence = 0;
+    onBatch(fresh);
+}
+
+void MainWindow::onReplayBatch(const loopscope::ui::TraceBatch &batch)
+{
+    if (!m_replaying)
+        return;
+    if (batch.generation != m_replayGeneration) {
+        // Moved backwards: the replay starts over and the batch holds everything up to the
+        // cursor. The timeline and loop view clear themselves on a new generation.
+        if (m_replayGeneration >= 0) {
+            m_model->clear();
+            m_log->clear();
+        }
+        m_replayGeneration = batch.generation;
+    }
+    onBatch(batch);
+    updateReplayBar();
+}
+
+void MainWindow::updateReplayBar()
+{
+    const QSignalBlocker block(m_replaySlider);
+    m_replaySlider->setValue(int(std::min<std::size_t>(m_replay->position(), INT_MAX)));
+    m_replayPosition->setText(m_replay->positionText());
+    m_statusLabel->setText(tr("REPLAY  ·  ") + m_statusLabel->text());
+}
+
+// --- view and help ----------------------------------------------------------------------
+
+void MainWindow::buildHelp()
+{
+    QIcon icon;
+    for (const int size : { 16, 32, 48, 64, 128, 256 })
+        icon.addFile(QStringLiteral(":/loopscope/icons/loopscope-%1.png").arg(size),
+                     QSize(size, size));
+    setWindowIcon(icon);
+
+    m_saveImage = new QAction(tr("Save image"), this);
+    m_saveImage->setObjectName(QStringLiteral("saveTimelineImageAction"));
+    m_saveImage->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_S));
+    m_saveImage->setToolTip(tr("Save the timeline as it is shown now, as PNG or SVG "
+                               "(Ctrl+Shift+S)"));
+    connect(m_saveImage, &QAction::triggered, this, [this] {
+        QString filter;
+        const QString path = QFileDialog::getSaveFileName(
+                this, tr("Save timeline image"), QStringLiteral("loopscope-timeline.png"),
+                tr("PNG image (*.png);;SVG drawing (*.svg)"), &filter);
+        if (path.isEmpty())
+            return;
+        // A name without an extension gets the one of the chosen filter.
+        QString target = path;
+        if (QFileInfo(path).suffix().isEmpty())
+            target += filter.contains(QLatin1String("svg")) ? QStringLiteral(".svg")
+                                                            : QStringLiteral(".png");
+        saveTimelineImage(target);
+    });
+    if (auto *bar = findChild<QToolBar *>(QStringLiteral("loopToolBar")))
+        bar->addAction(m_saveImage);
+
+    QMenu *view = menuBar()->addMenu(tr("&View"));
+    view->setObjectName(QStringLiteral("viewMenu"));
+    view->addAction(m_saveImage);
+    view->addSeparator();
+    QMenu *themeMenu = view->addMenu(tr("&Theme"));
+    themeMenu->setObjectName(QStringLiteral("themeMenu"));
+    auto *themes = new QActionGroup(this);
+    const theme::Mode saved =
+            theme::modeFromName(QSettings().value(QStringLiteral("view/theme")).toString());
+    const std::pair<theme::Mode, QString> modes[] = {
+        { theme::Mode::System, tr("Follow the system") },
+        { theme::Mode::Light, tr("Light") },
+        { theme::Mode::Dark, tr("Dark") },
+    };
+    for (const auto &[mode, label] : modes) {
+        QAction *action = themeMenu->addAction(label);
+        action->setObjectName(QStringLiteral("theme_") + theme::modeName(mode));
+        action->setCheckable(true);
+        action->setChecked(mode == saved);
+        themes->addAction(action);
+        connect(action, &QAction::triggered, this, [mode] {
+            theme::apply(mode);
+            QSettings().setValue(QStringLiteral("view/theme"), theme::modeName(mode));
+        });
+    }
+    if (saved != theme::Mode::System)
+        theme::apply(saved);
+    // The docks' own show/hide toggles.
+    view->addSeparator();
+    for (QDockWidget *dock : findChildren<QDockWidget *>())
+        view->addAction(dock->toggleViewAction());
+
+    QMenu *help = menuBar()->addMenu(tr("&Help"));
+    help->setObjectName(QStringLiteral("helpMenu"));
+    QAction *tour = help->addAction(tr("&Guided tour…"), this, &MainWindow::showGuidedTour);
+    tour->setObjectName(QStringLiteral("guidedTourAction"));
+    tour->setShortcut(QKeySequence::HelpContents);
+    help->addSeparator();
+    QAction *about = help->addAction(tr("&About Loopscope"), this, [this] {
+        QMessageBox box(this);
+        box.setObjectName(QStringLiteral("aboutBox"));
+        box.setWindowTitle(tr("About Loopscope"));
+        box.setIconPixmap(windowIcon().pixmap(96, 96));
+        box.setTextFormat(Qt::RichText);
+        box.setText(tr("<h3>Loopscope %1</h3>"
+                       "<p>Python asyncio's event loop, futures, tasks and coroutines rebuilt in "
+                       "C++20 on top of Qt's event loop, and this window to watch one run: its "
+                       "ready queue, timers, executor threads and every task's life.</p>"
+                       "<p>The loop shown here runs on a thread of its own; everything you see "
+                       "comes from its trace events.</p>"
+                       "<p>Qt %2 · built with %3</p>")
+                            .arg(QApplication::applicationVersion().isEmpty()
+                                         ? QStringLiteral("(development build)")
+                                         : QApplication::applicationVersion(),
+                                 QString::fromLatin1(qVersion()),
+#if defined(__clang__)
+                                 QStringLiteral("clang %1").arg(__clang_major__)
+#else
+                             QStringLiteral("g++ %1").arg(__GNUC__)
+#endif
+                                         ));
+        box.exec();
+    });
+    about->setObjectName(QStringLiteral("aboutAction"));
+    help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
+}
+
+void MainWindow::showGuidedTour()
+{
+    if (!m_tour) {
+        m_tour = new GuidedTour(this);
+        connect(m_tour, &GuidedTour::actionRequested, this,
+                [this](GuidedTour::Action action) { onTourAction(int(action)); });
+    }
+    m_tour->show();
+    m_tour->raise();
+    m_tour->activateWindow();
+}
+
+void MainWindow::onTourAction(int action)
+{
+    const auto load = [this](const QString &name) {
+        for (const Scenario &s : m_scenarios) {
+            if (s.name == name) {
+                startScenario(s, true);
+                m_paused = true;
+                updateControls();
+                return;
+            }
+        }
+        showError(tr("The built-in scenario %1 is missing").arg(name));
+    };
+    switch (GuidedTour::Action(action)) {
+    case GuidedTour::Action::None:
+        break;
+    case GuidedTour::Action::LoadSeedUntilComplete:
+        load(QStringLiteral("seed_run_until_complete"));
+        break;
+    case GuidedTour::Action::LoadSeedRunForever:
+        load(QStringLiteral("seed_run_forever"));
+        break;
+    case GuidedTour::Action::StepCallback:
+        m_stepCallback->trigger();
+        break;
+    case GuidedTour::Action::StepIteration:
+        m_stepIteration->trigger();
+        break;
+    case GuidedTour::Action::Run:
+        if (m_paused)
+            togglePause();
+        break;
+    }
+}
+
+bool MainWindow::saveTimelineImage(const QString &path)
+{
+    QString error;
+    if (!m_timelineView->saveImage(path, &error)) {
+        showError(tr("The timeline image was not saved: %1").arg(error));
+        return false;
+    }
+    statusBar()->showMessage(tr("Timeline saved to %1").arg(path), 5000);
+    return true;
+}
+
+void MainWindow::delaySelectedTasks(std::chrono::milliseconds delay)
+{
+    const std::vector<std::uint64_t> ids = selectedTaskIds();
+    if (ids.empty() || delay <= std::chrono::milliseconds::zero())
+        return;
+    m_host->delayTasks(ids, delay);
+    logLine(tr("delay %1 task(s) by %2 ms").arg(ids.size()).arg(delay.count()));
+}
+
+// --- inspector, warnings, breakpoints ---------------------------------------------------------
+
+void MainWindow::buildInspection()
+{
+    using loopscope::ui::LoopHost;
+    m_inspector = new loopscope::ui::TaskInspector;
+    m_inspector->setObjectName(QStringLiteral("taskInspector"));
+    m_inspector->setSources(m_model, m_timeline.get());
+    m_inspectorDock = new QDockWidget(tr("Inspector"), this);
+    m_inspectorDock->setObjectName(QStringLiteral("inspectorDock"));
+    m_inspectorDock->setWidget(m_inspector);
+    addDockWidget(Qt::RightDockWidgetArea, m_inspectorDock);
+    if (auto *loopDock = findChild<QDockWidget *>(QStringLiteral("loopDock"))) {
+        tabifyDockWidget(loopDock, m_inspectorDock);
+        loopDock->raise();
+    }
+    connect(m_inspector, &loopscope::ui::TaskInspector::taskActivated, this,
+            [this](quint64 id) { selectTask(id); });
+    connect(m_table->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+            [this](const QModelIndex &current) {
+                if (current.isValid())
+                    m_inspector->setTask(current.data(TaskTableModel::TaskIdRole).toULongLong());
+            });
+    connect(m_host, &LoopHost::resultsKnown, m_inspector,
+            [this](const QHash<quint64, QString> &results) {
+                if (!m_replaying)
+                    m_inspector->setResults(results);
+            });
+
+    m_warnings = new loopscope::ui::WarningsPanel;
+    m_warnings->setObjectName(QStringLiteral("warningsPanel"));
+    auto *warningsDock = new QDockWidget(tr("Warnings"), this);
+    warningsDock->setObjectName(QStringLiteral("warningsDock"));
+    warningsDock->setWidget(m_warnings);
+    addDockWidget(Qt::BottomDockWidgetArea, warningsDock);
+    if (auto *timelineDock = findChild<QDockWidget *>(QStringLiteral("timelineDock"))) {
+        tabifyDockWidget(timelineDock, warningsDock);
+        timelineDock->raise();
+        resizeDocks({ timelineDock }, { 320 }, Qt::Vertical);
+    }
+    connect(m_warnings, &loopscope::ui::WarningsPanel::lintActivated, this,
+            [this](quint64 taskId, qint64 timeNs) {
+                if (taskId)
+                    selectTask(taskId);
+                // Jump the timeline there (it stops following live), the task selected.
+                m_timelineView->centerOn(timeNs);
+                if (auto *dock = findChild<QDockWidget *>(QStringLiteral("timelineDock")))
+                    dock->raise();
+            });
+
+    // Breakpoints: per task from the task menu, the two global ones in the Debug menu.
+    m_breakOnTask = new QAction(tr("Pause on its next state change"), m_table);
+    m_breakOnTask->setObjectName(QStringLiteral("taskBreakpointAction"));
+    m_breakOnTask->setCheckable(true);
+    m_breakOnTask->setShortcut(QKeySequence(Qt::Key_F9));
+    m_breakOnTask->setShortcutContext(Qt::WidgetWithChildrenShortcut);
+    m_breakOnTask->setToolTip(tr("A breakpoint on the selected task: the loop pauses whenever "
+                                 "it steps, waits, wakes or ends (F9)"));
+    connect(m_breakOnTask, &QAction::triggered, this, [this](bool on) {
+        for (const std::uint64_t id : selectedTaskIds()) {
+            if (on)
+                m_host->addTaskBreakpoint(id);
+            else
+                m_host->removeTaskBreakpoint(id);
+        }
+    });
+    m_table->addAction(m_breakOnTask);
+    m_breakOnFailure = new QAction(tr("Pause when a task fails"), this);
+    m_breakOnFailure->setObjectName(QStringLiteral("breakOnFailureAction"));
+    m_breakOnFailure->setCheckable(true);
+    connect(m_breakOnFailure, &QAction::toggled, m_host, &LoopHost::setBreakOnTaskFailure);
+    m_breakOnSlow = new QAction(tr("Pause after a slow callback"), this);
+    m_breakOnSlow->setObjectName(QStringLiteral("breakOnSlowCallbackAction"));
+    m_breakOnSlow->setCheckable(true);
+    m_breakOnSlow->setToolTip(tr("Pause the loop right after a callback or task step that ran "
+                                 "longer than the slow-callback threshold"));
+    connect(m_breakOnSlow, &QAction::toggled, m_host, &LoopHost::setBreakOnSlowCallback);
+    QMenu *debug = menuBar()->addMenu(tr("&Debug"));
+    debug->setObjectName(QStringLiteral("debugMenu"));
+    debug->addAction(m_breakOnFailure);
+    debug->addAction(m_breakOnSlow);
+    debug->addSeparator();
+    debug->addAction(m_breakOnTask);
+    connect(m_host, &LoopHost::breakpointsChanged, this, [this] {
+        const QSignalBlocker a(m_breakOnFailure);
+        const QSignalBlocker b(m_breakOnSlow);
+        m_breakOnFailure->setChecked(m_host->breakOnTaskFailure());
+        m_breakOnSlow->setChecked(m_host->breakOnSlowCallback());
+    });
 }

@@ -2,9 +2,12 @@
 
 #include <loopscope/scenario.h>
 
+#include <QHash>
 #include <QMainWindow>
 #include <QString>
 #include <QStringList>
+
+#include <chrono>
 
 #include <cstdint>
 #include <memory>
@@ -18,7 +21,15 @@ class QLabel;
 class QLineEdit;
 class QSlider;
 class QTableView;
+class QTimer;
+class QToolBar;
 QT_END_NAMESPACE
+
+namespace loopscope {
+struct TraceFile;
+}
+
+class GuidedTour;
 
 namespace loopscope::ui {
 class EventLogView;
@@ -29,7 +40,10 @@ class TimelineModel;
 class TimelineView;
 class SpawnPanel;
 class TaskFilterProxyModel;
+class TaskInspector;
+class WarningsPanel;
 class TaskTableModel;
+class TraceReplay;
 struct TraceBatch;
 } // namespace loopscope::ui
 
@@ -61,6 +75,10 @@ public:
     loopscope::ui::TimelineView *timelineView() const { return m_timelineView; }
     loopscope::ui::TimelineModel *timelineModel() const { return m_timeline.get(); }
     loopscope::ui::LoopStateModel *loopState() const { return m_loopState.get(); }
+    loopscope::ui::TaskInspector *inspector() const { return m_inspector; }
+    loopscope::ui::WarningsPanel *warnings() const { return m_warnings; }
+    //! The guided tour dialog, null until first shown.
+    GuidedTour *guidedTour() const { return m_tour; }
     //! The red "loop blocked 2.4 s" banner.
     QLabel *blockedBanner() const { return m_blockedBanner; }
     //! The banner that explains what went wrong (a scenario that did not load, an export).
@@ -73,22 +91,58 @@ public:
     static double sliderToScale(int position);
     static int scaleToSlider(double factor);
 
+    // --- replay of a saved trace ------------------------------------------------------------
+
+    //! The replay source the views follow while isReplaying().
+    loopscope::ui::TraceReplay *replay() const { return m_replay; }
+    //! True between openTrace() and backToLive(): the views show the trace, live controls
+    //! are disabled (the live loop goes on in the background).
+    bool isReplaying() const { return m_replaying; }
+    //! The replay bar: step back/forward, scrub slider, position, "Back to live".
+    QToolBar *replayBar() const { return m_replayBar; }
+    QSlider *replaySlider() const { return m_replaySlider; }
+    //! "event 1,234 / 50,000 · 1.234 s".
+    QLabel *replayPositionLabel() const { return m_replayPosition; }
+    //! Replays \a trace, already loaded from \a fileName (`--replay`).
+    void replayTrace(loopscope::TraceFile trace, const QString &fileName);
+
 public Q_SLOTS:
-    //! Resets the loop (on the scenario's clock, if it names one) and runs \a scenario.
-    void startScenario(const loopscope::Scenario &scenario);
+    //! Resets the loop (on the scenario's clock, if it names one) and runs \a scenario;
+    //! \a paused: the fresh loop starts paused, before the scenario's first callback.
+    void startScenario(const loopscope::Scenario &scenario, bool paused = false);
     //! Loads a scenario file and runs it; on error the error banner says why and the running
     //! loop is left alone. Returns whether it loaded.
     bool loadScenarioFile(const QString &path);
     //! Writes the trace as Chrome JSON (atomically); errors go to the error banner.
     bool exportTrace(const QString &path);
     void togglePause();
+    //! Opens (or raises) Help ▸ Guided tour.
+    void showGuidedTour();
+    //! Saves the timeline as it is shown now: PNG or SVG by the extension; errors go to the
+    //! error banner.
+    bool saveTimelineImage(const QString &path);
     void cancelSelectedTasks(const QString &message = {});
+    //! Task::delay() on the selected tasks (Delay… in the task menu, Ctrl+D).
+    void delaySelectedTasks(std::chrono::milliseconds delay);
     void copySelectedTasks();
+    /*!
+     * Loads the trace file \a path (exported by Loopscope) and replays it from its start.
+     * A file that does not load changes nothing but the error banner. Returns whether it
+     * loaded.
+     */
+    bool openTrace(const QString &path);
+    //! Leaves the replay: the views show the live loop again.
+    void backToLive();
 
 private:
     void buildActions();
     void buildToolBar();
     void buildDocks();
+    //! View (theme, timeline image) and Help (guided tour, About) menus, the window icon.
+    void buildHelp();
+    //! The inspector and warnings docks, the breakpoint actions and the Debug menu.
+    void buildInspection();
+    void onTourAction(int action);
     void onBatch(const loopscope::ui::TraceBatch &batch);
     void onBlocked(qint64 ms);
     void onClockModeChanged(int index);
@@ -101,6 +155,14 @@ private:
     //! Selects \a taskId's row in the table (clearing the range filter if it hides it).
     void selectTask(std::uint64_t taskId);
     void showTaskMenu(const QPoint &pos);
+    //! The live host's ticks: ignored while replaying, and without the events the views
+    //! already got from the recorder on the way back to live.
+    void onHostBatch(const loopscope::ui::TraceBatch &batch);
+    void buildReplay();
+    void onReplayBatch(const loopscope::ui::TraceBatch &batch);
+    void updateReplayBar();
+    //! Empties the task table, loop view and timeline (before a replay, or back to live).
+    void clearViews();
 
     loopscope::ui::LoopHost *m_host = nullptr;
     loopscope::ui::TaskTableModel *m_model = nullptr;
@@ -128,8 +190,18 @@ private:
     QAction *m_exportTrace = nullptr;
     QAction *m_cancel = nullptr;
     QAction *m_cancelWithMessage = nullptr;
+    QAction *m_delay = nullptr;
+    int m_lastDelayMs = 1000;
     QAction *m_inspect = nullptr;
     QAction *m_copy = nullptr;
+    QAction *m_saveImage = nullptr;
+    loopscope::ui::TaskInspector *m_inspector = nullptr;
+    QDockWidget *m_inspectorDock = nullptr;
+    loopscope::ui::WarningsPanel *m_warnings = nullptr;
+    QAction *m_breakOnTask = nullptr;
+    QAction *m_breakOnFailure = nullptr;
+    QAction *m_breakOnSlow = nullptr;
+    GuidedTour *m_tour = nullptr;
     QComboBox *m_clockMode = nullptr;
     QSlider *m_scaleSlider = nullptr;
     QLabel *m_scaleLabel = nullptr;
@@ -142,4 +214,24 @@ private:
     //! A started scenario's title lines, logged when its fresh loop (this generation) is up.
     QStringList m_pendingHeader;
     int m_pendingHeaderGeneration = 0;
+
+    // Replay.
+    loopscope::ui::TraceReplay *m_replay = nullptr;
+    QToolBar *m_replayBar = nullptr;
+    QLabel *m_replayFile = nullptr;
+    QSlider *m_replaySlider = nullptr;
+    QLabel *m_replayPosition = nullptr;
+    QTimer *m_replaySeek = nullptr; //!< compresses slider moves into one seek per 15 ms
+    QAction *m_openTrace = nullptr;
+    QAction *m_backToLive = nullptr;
+    std::vector<QAction *> m_replayActions; //!< steps and jumps: enabled while replaying
+    bool m_replaying = false;
+    int m_replayGeneration = -1;
+    //! The live side while replaying: what the controls showed, the results it reported.
+    bool m_livePaused = false;
+    std::int64_t m_liveNowNs = 0;
+    QHash<quint64, QString> m_liveResults;
+    //! Back to live: host events below this sequence (of this generation) were shown already.
+    std::uint64_t m_liveFromSequence = 0;
+    int m_liveFromGeneration = -1;
 };

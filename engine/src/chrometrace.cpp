@@ -516,7 +516,12 @@ QByteArray ChromeTraceWriter::run()
         t.open = false;
     }
     metadata();
-    m_out += "\n]}\n";
+    // The event stream goes last: current Perfetto skips top-level keys it does not know,
+    // older versions stopped reading at the first one, so placed before "traceEvents" it
+    // would have hidden every event.
+    m_out += "\n],\"loopscope\":";
+    m_out += writeEventStream(m_src);
+    m_out += "}\n";
     return m_out;
 }
 
@@ -525,6 +530,82 @@ QByteArray ChromeTraceWriter::run()
 QByteArray writeChromeTrace(const ChromeTraceSource &source)
 {
     return ChromeTraceWriter(source).run();
+}
+
+QByteArray writeEventStream(const ChromeTraceSource &source)
+{
+    static const std::vector<RecordedEvent> none;
+    const std::vector<RecordedEvent> &events = source.events ? *source.events : none;
+
+    // The recorder's string indices carry slot generations; the file numbers the strings its
+    // events use from 1, in order of first use (0: none).
+    std::unordered_map<std::uint32_t, std::uint32_t> dense;
+    std::uint32_t written = 0;
+    QByteArray strings = "[";
+    auto indexOf = [&](std::uint32_t index) -> std::uint32_t {
+        if (!index)
+            return 0;
+        if (const auto it = dense.find(index); it != dense.end())
+            return it->second;
+        const QString text = source.strings.value(index);
+        std::uint32_t n = 0;
+        if (!text.isEmpty()) { // empty: its slot was reused meanwhile, the string is gone
+            n = ++written;
+            if (n > 1)
+                strings += ',';
+            appendEscaped(strings, text.toUtf8());
+        }
+        dense.emplace(index, n);
+        return n;
+    };
+    QByteArray list = "[";
+    list.reserve(qsizetype(events.size()) * 48 + 4);
+    bool first = true;
+    for (const RecordedEvent &e : events) {
+        const std::uint32_t text = indexOf(e.text);
+        const std::uint32_t location = indexOf(e.location);
+        list += first ? "\n[" : ",\n[";
+        first = false;
+        list += QByteArray::number(qulonglong(e.sequence)) + ',';
+        list += QByteArray::number(qlonglong(e.time)) + ',';
+        list += QByteArray::number(qlonglong(e.duration)) + ',';
+        list += QByteArray::number(qulonglong(e.id)) + ',';
+        list += QByteArray::number(qulonglong(e.related)) + ',';
+        list += QByteArray::number(qulonglong(e.aux)) + ',';
+        list += QByteArray::number(text) + ',';
+        list += QByteArray::number(location) + ',';
+        list += QByteArray::number(int(e.kind)) + ',';
+        list += QByteArray::number(int(e.handleKind)) + ',';
+        list += QByteArray::number(int(e.futureKind)) + ',';
+        list += QByteArray::number(int(e.status)) + ',';
+        list += QByteArray::number((e.failed ? 1 : 0) | (e.yielded ? 2 : 0));
+        list += ']';
+    }
+    list += "\n]";
+    strings += ']';
+
+    const RecorderOptions &o = source.options;
+    return JsonObject()
+            .num("format", 1)
+            .unum("producedEvents", source.producedEvents)
+            .unum("droppedEvents", source.droppedEvents)
+            .unum("capacity", source.capacity)
+            .object("options",
+                    JsonObject()
+                            .num("slowCallbackNs", o.slowCallbackThreshold.count())
+                            .num("blockedLoopNs", o.blockedLoopThreshold.count())
+                            .num("timerDriftNs", o.timerDriftThreshold.count())
+                            .unum("busyPollingMinYields", o.busyPollingMinYields)
+                            .unum("maxLintsPerKind", o.maxLintsPerKind)
+                            .unum("retainedFinishedTasks", o.retainedFinishedTasks)
+                            .unum("maxLiveTasks", o.maxLiveTasks)
+                            .unum("maxUnawaitedFutures", o.maxUnawaitedFutures))
+            .raw("fields",
+                 "[\"sequence\",\"time\",\"duration\",\"id\",\"related\",\"aux\",\"text\","
+                 "\"location\",\"kind\",\"handleKind\",\"futureKind\",\"status\",\"flags\"]")
+            .raw("strings", strings)
+            .raw("events", list)
+            .json();
 }
 
 } // namespace loopscope::detail

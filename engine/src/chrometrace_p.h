@@ -12,7 +12,8 @@
 namespace loopscope::detail {
 
 //! What the Chrome trace writer needs besides the events: their strings, resolved up front
-//! (one lock instead of one per event), and the names of tasks created before the window.
+//! (one lock instead of one per event), the names of tasks created before the window, and
+//! the recorder's options (its lint thresholds travel with the event stream, for replay).
 struct ChromeTraceSource
 {
     const std::vector<RecordedEvent> *events = nullptr;
@@ -21,9 +22,17 @@ struct ChromeTraceSource
     std::uint64_t producedEvents = 0;
     std::uint64_t droppedEvents = 0;
     std::size_t capacity = 0;
+    RecorderOptions options;
 };
 
-//! Chrome trace-event JSON (object form) for \a source; see TraceRecorder::chromeTraceJson().
+/*!
+ * Chrome trace-event JSON (object form) for \a source; see TraceRecorder::chromeTraceJson().
+ * After "traceEvents" comes the raw event stream under the key "loopscope" (see
+ * tracefile.h), which loadTraceFile() reads back for replay.
+ */
 QByteArray writeChromeTrace(const ChromeTraceSource &source);
+
+//! The "loopscope" value alone: the event stream, its strings and the recorder's options.
+QByteArray writeEventStream(const ChromeTraceSource &source);
 
 } // namespace loopscope::detail

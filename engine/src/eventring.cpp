@@ -11,7 +11,7 @@ std::uint64_t packFlags(const RecordedEvent &e) noexcept
 {
     return std::uint64_t(e.kind) | std::uint64_t(e.handleKind) << 8
             | std::uint64_t(e.futureKind) << 16 | std::uint64_t(e.status) << 24
-            | std::uint64_t(e.failed ? 1 : 0) << 32;
+            | std::uint64_t(e.failed ? 1 : 0) << 32 | std::uint64_t(e.yielded ? 1 : 0) << 33;
 }
 
 void unpackFlags(std::uint64_t w, RecordedEvent &e) noexcept
@@ -21,6 +21,7 @@ void unpackFlags(std::uint64_t w, RecordedEvent &e) noexcept
     e.futureKind = static_cast<FutureKind>((w >> 16) & 0xff);
     e.status = static_cast<DoneStatus>((w >> 24) & 0xff);
     e.failed = ((w >> 32) & 1) != 0;
+    e.yielded = ((w >> 33) & 1) != 0;
 }
 
 } // namespace

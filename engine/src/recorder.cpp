@@ -166,6 +166,11 @@ public:
     }
 
     RecordedEvent compact(const TraceEvent &e, std::uint64_t pos);
+    //! compact()'s inverse, for replay: the TraceEvent \a r was made from (its location
+    //! aside, which replay() interns as text).
+    static TraceEvent expand(const RecordedEvent &r, const QString &text);
+    //! Loop thread: appends \a r to the ring and updates the aggregates with \a e.
+    void record(const TraceEvent &e, const RecordedEvent &r);
 
     // Aggregates: statsMutex held.
     void update(const TraceEvent &e, const RecordedEvent &r);
@@ -342,6 +347,97 @@ RecordedEvent TraceRecorder::Private::compact(const TraceEvent &e, std::uint64_t
         break;
     }
     return r;
+}
+
+TraceEvent TraceRecorder::Private::expand(const RecordedEvent &r, const QString &text)
+{
+    using K = TraceEventKind;
+    TraceEvent e;
+    e.kind = r.kind;
+    e.handleKind = r.handleKind;
+    e.futureKind = r.futureKind;
+    e.status = r.status;
+    e.failed = r.failed;
+    e.yielded = r.yielded;
+    e.time = TimePoint(Duration(r.time));
+    e.id = r.id;
+    e.related = r.related;
+    e.text = text;
+    const TimePoint plusDuration = e.time + Duration(r.duration);
+    switch (r.kind) {
+    case K::IterationBegin:
+    case K::IterationEnd:
+        e.count = r.aux;
+        e.count2 = r.related;
+        e.related = 0;
+        e.duration = Duration(r.duration);
+        break;
+    case K::HandleScheduled:
+    case K::DoneCallbackAdded:
+        e.task = r.aux;
+        break;
+    case K::HandleStarted:
+    case K::HandleFinished:
+        e.task = r.aux;
+        e.duration = Duration(r.duration);
+        break;
+    case K::TimerRescheduled:
+    case K::TimerCancelled:
+        e.when = plusDuration;
+        break;
+    case K::TimerArmed:
+        e.task = r.aux;
+        e.when = plusDuration;
+        break;
+    case K::TaskRenamed:
+    case K::ExceptionNeverRetrieved:
+    case K::TaskDone:
+    case K::ExecutorJobQueued:
+        break;
+    case K::LoopClosed:
+        e.count = r.aux;
+        break;
+    case K::FutureCreated:
+    case K::FutureDone:
+    case K::FutureCancelled:
+    case K::FutureFailed:
+        e.task = r.aux;
+        break;
+    case K::TaskCreated:
+        e.parent = r.aux;
+        break;
+    case K::TaskStepBegin:
+    case K::TaskStepEnd:
+        e.count = r.aux;
+        e.duration = Duration(r.duration);
+        break;
+    case K::ExecutorJobStarted:
+        e.thread = reinterpret_cast<Qt::HANDLE>(std::uintptr_t(r.aux));
+        e.when = e.time - Duration(r.duration);
+        break;
+    case K::ExecutorJobFinished:
+        e.thread = reinterpret_cast<Qt::HANDLE>(std::uintptr_t(r.aux));
+        e.duration = Duration(r.duration);
+        break;
+    default:
+        e.count = r.aux;
+        e.duration = Duration(r.duration);
+        break;
+    }
+    return e;
+}
+
+void TraceRecorder::Private::record(const TraceEvent &e, const RecordedEvent &r)
+{
+    ring.push(r);
+    // Only the loop thread writes these: plain stores, no read-modify-write.
+    if (firstEventNs.load(std::memory_order_relaxed) < 0)
+        firstEventNs.store(r.time, std::memory_order_relaxed);
+    lastEventNs.store(r.time, std::memory_order_relaxed);
+    if (!touchesAggregates(e))
+        return;
+    std::lock_guard lock(statsMutex);
+    update(e, r);
 }
 
 void TraceRecorder::Private::update(const TraceEvent &e, const RecordedEvent &r)
@@ -740,9 +836,11 @@ std::vector<Lint> TraceRecorder::Private::busyPollingLints() const
                                     .arg(taskLabel(t.id))
                                     .arg(t.yields) });
     };
+    // Only the (few) busy pollers are sorted, not every live task.
     std::vector<const TaskStats *> liveSorted;
     for (const auto &[id, rec] : live)
-        liveSorted.push_back(&rec.stats);
+        if (isBusyPolling(rec.stats))
+            liveSorted.push_back(&rec.stats);
     std::sort(liveSorted.begin(), liveSorted.end(),
               [](const TaskStats *a, const TaskStats *b) { return a->id < b->id; });
     for (const TaskStats *t : liveSorted)
@@ -765,16 +863,17 @@ const RecorderOptions &TraceRecorder::options() const noexcept
 
 void TraceRecorder::onEvent(const TraceEvent &event)
 {
-    const RecordedEvent r = d->compact(event, d->ring.nextPosition());
-    d->ring.push(r);
-    // Only the loop thread writes these: plain stores, no read-modify-write.
-    if (d->firstEventNs.load(std::memory_order_relaxed) < 0)
-        d->firstEventNs.store(r.time, std::memory_order_relaxed);
-    d->lastEventNs.store(r.time, std::memory_order_relaxed);
-    if (!Private::touchesAggregates(event))
-        return;
-    std::lock_guard lock(d->statsMutex);
-    d->update(event, r);
+    d->record(event, d->compact(event, d->ring.nextPosition()));
+}
+
+void TraceRecorder::replay(const RecordedEvent &event, const QString &text, const QString &location)
+{
+    const TraceEvent e = Private::expand(event, text);
+    const std::uint64_t pos = d->ring.nextPosition();
+    RecordedEvent r = d->compact(e, pos);
+    if (!location.isEmpty())
+        r.location = d->strings.internText(location, pos);
+    d->record(e, r);
 }
 
 std::size_t TraceRecorder::drain(std::vector<RecordedEvent> &out)
@@ -852,12 +951,18 @@ std::uint64_t TraceRecorder::droppedStrings() const
 std::vector<TaskStats> TraceRecorder::tasks() const
 {
     std::lock_guard lock(d->statsMutex);
+    // Sorted as pointers, copied once: moving 10,000 TaskStats around in a sort cost more
+    // than the copy itself.
+    std::vector<const TaskStats *> order;
+    order.reserve(d->live.size());
+    for (const auto &[id, rec] : d->live)
+        order.push_back(&rec.stats);
+    std::sort(order.begin(), order.end(),
+              [](const TaskStats *a, const TaskStats *b) { return a->id < b->id; });
     std::vector<TaskStats> out;
     out.reserve(d->live.size() + d->finished.size());
-    for (const auto &[id, rec] : d->live)
-        out.push_back(rec.stats);
-    std::sort(out.begin(), out.end(),
-              [](const TaskStats &a, const TaskStats &b) { return a.id < b.id; });
+    for (const TaskStats *t : order)
+        out.push_back(*t);
     out.insert(out.end(), d->finished.begin(), d->finished.end());
     return out;
 }
@@ -946,6 +1051,7 @@ QByteArray TraceRecorder::chromeTraceJson(const std::vector<RecordedEvent> &even
     source.producedEvents = producedEvents();
     source.droppedEvents = droppedEvents();
     source.capacity = capacity();
+    source.options = d->options;
     {
         std::lock_guard lock(d->statsMutex);
         for (const auto &[id, rec] : d->live)

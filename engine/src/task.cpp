@@ -144,9 +144,18 @@ bool TaskCore::cancel(std::string message)
         return false;
     ++m_cancelRequests;
     // Pass the cancellation on to what we wait for; our wake-up then finds it cancelled and
-    // the awaiter throws CancelledError at the suspension point.
-    if (m_waitingOn && m_waitingOn->cancel(message))
-        return true;
+    // the awaiter throws CancelledError at the suspension point. In an await cycle (a
+    // deadlock: A awaits B, which awaits A) that comes back here: passing it on again
+    // recursed until the stack overflowed (Python raises RecursionError). The request stops
+    // at the task it came back to, for its next resumption, which a deadlock never brings;
+    // close() destroys such tasks.
+    if (m_waitingOn && !m_passingCancel) {
+        m_passingCancel = true;
+        const bool passed = m_waitingOn->cancel(message);
+        m_passingCancel = false;
+        if (passed)
+            return true;
+    }
     // Nothing to pass it to (ready to run, or waiting on something that cannot be
     // cancelled): throw it in at the next resumption.
     m_mustCancel = true;

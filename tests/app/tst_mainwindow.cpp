@@ -12,6 +12,7 @@
 #include <loopscope/ui/timelinemodel.h>
 #include <loopscope/ui/timelineview.h>
 #include <loopscope/ui/tracebatch.h>
+#include <loopscope/ui/tracereplay.h>
 
 #include <QAction>
 #include <QApplication>
@@ -76,6 +77,8 @@ private Q_SLOTS:
     void closingWithRunningTasksIsSafe();
     void tenThousandTasksTickStaysShort();
     void timelineAndLoopViewFollowTheLoop();
+    void replayATraceAndStepBack();
+    void badTraceIsExplainedAndNothingChanges();
 
 private:
     MainWindow *makeWindow(const ClockSpec &clock);
@@ -647,6 +650,150 @@ void tst_MainWindow::timelineAndLoopViewFollowTheLoop()
     const QModelIndex current = m_window->taskView()->currentIndex();
     QVERIFY(current.isValid());
     QCOMPARE(current.data(TaskTableModel::TaskIdRole).toULongLong(), timeline->lane(lane).id);
+}
+
+//! Issue 5: "replay a trace and step back". Export a run, open it, step through it with the
+//! replay bar's buttons and keys, see the task table go back and forth, return to live.
+void tst_MainWindow::replayATraceAndStepBack()
+{
+    QVERIFY(makeWindow(Virtual));
+    spawnFromPanel(QStringLiteral("sleep"), QStringLiteral("traced"), 2);
+    QTRY_COMPARE(stateOf(QStringLiteral("traced-2")), QStringLiteral("finished"));
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const QString path = dir.filePath(QStringLiteral("run.json"));
+    QVERIFY(m_window->exportTrace(path));
+
+    QVERIFY(!m_window->isReplaying());
+    QVERIFY(!m_window->replayBar()->isVisible());
+    auto *openTrace = m_window->findChild<QAction *>(QStringLiteral("openTraceAction"));
+    QVERIFY(openTrace && openTrace->isEnabled());
+    QCOMPARE(openTrace->shortcut(), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
+
+    QVERIFY(m_window->openTrace(path));
+    QVERIFY(m_window->isReplaying());
+    QVERIFY(m_window->replayBar()->isVisible());
+    QVERIFY(m_window->windowTitle().contains(QStringLiteral("run.json")));
+    loopscope::ui::TraceReplay *replay = m_window->replay();
+    const auto events = qsizetype(replay->eventCount());
+    QVERIFY(events > 20);
+    QCOMPARE(m_window->replaySlider()->maximum(), events);
+    QCOMPARE(m_window->replayPositionLabel()->text(),
+             QStringLiteral("event 0 / %1 · 0.000 s").arg(QLocale().toString(events)));
+    QCOMPARE(m_window->taskModel()->rowCount(), 0); // nothing happened yet at event 0
+    // Live controls are off while replaying; the replay's are on.
+    for (const char *name : { "runPauseAction", "stepCallbackAction", "stepIterationAction",
+                              "resetAction", "exportTraceAction", "cancelTaskAction" })
+        QVERIFY2(!m_window->findChild<QAction *>(QLatin1String(name))->isEnabled(), name);
+    QVERIFY(!m_window->spawnPanel()->isEnabled());
+    QVERIFY(!m_window->findChild<QComboBox *>(QStringLiteral("clockMode"))->isEnabled());
+    QVERIFY(!m_window->findChild<QComboBox *>(QStringLiteral("scenarioPicker"))->isEnabled());
+
+    // To the end: the table shows the run as it ended.
+    QToolButton *end = buttonFor(QStringLiteral("replayEndAction"));
+    QVERIFY(end && end->isEnabled());
+    QTest::mouseClick(end, Qt::LeftButton);
+    QCOMPARE(replay->position(), std::size_t(events));
+    QCOMPARE(stateOf(QStringLiteral("traced-1")), QStringLiteral("finished"));
+    QCOMPARE(stateOf(QStringLiteral("traced-2")), QStringLiteral("finished"));
+    QCOMPARE(m_window->replaySlider()->value(), events);
+    QVERIFY(m_window->replayPositionLabel()->text().startsWith(
+            QStringLiteral("event %1 / ").arg(QLocale().toString(events))));
+    QVERIFY(m_window->statusLabel()->text().startsWith(QStringLiteral("REPLAY")));
+
+    // Step back one callback at a time until traced-2 has not finished yet.
+    QToolButton *backCallback = buttonFor(QStringLiteral("replayBackCallbackAction"));
+    QVERIFY(backCallback);
+    int clicks = 0;
+    while (stateOf(QStringLiteral("traced-2")) == QStringLiteral("finished") && clicks < 50) {
+        const std::size_t before = replay->position();
+        QTest::mouseClick(backCallback, Qt::LeftButton);
+        QVERIFY(replay->position() < before);
+        ++clicks;
+    }
+    QVERIFY(clicks >= 1 && clicks < 50);
+    QCOMPARE_NE(stateOf(QStringLiteral("traced-2")), QStringLiteral("finished"));
+    QCOMPARE_NE(stateOf(QStringLiteral("traced-2")), QStringLiteral("(absent)"));
+    const std::size_t stepped = replay->position();
+    QCOMPARE(m_window->replaySlider()->value(), qsizetype(stepped));
+    // F10 steps the replay forward one callback: traced-2 finishes again.
+    QTest::keyClick(m_window.get(), Qt::Key_F10);
+    QVERIFY(replay->position() > stepped);
+    QCOMPARE(stateOf(QStringLiteral("traced-2")), QStringLiteral("finished"));
+    // Alt+Left steps back one event.
+    const std::size_t here = replay->position();
+    QTest::keyClick(m_window.get(), Qt::Key_Left, Qt::AltModifier);
+    QCOMPARE(replay->position(), here - 1);
+
+    // Scrub to the start with the slider: the tasks are gone again.
+    m_window->replaySlider()->setValue(0);
+    QTRY_COMPARE(replay->position(), std::size_t(0));
+    QCOMPARE(m_window->taskModel()->rowCount(), 0);
+
+    // Back to live: the live loop's tasks again, live controls back.
+    QToolButton *live = buttonFor(QStringLiteral("backToLiveAction"));
+    QVERIFY(live && live->isEnabled());
+    QTest::mouseClick(live, Qt::LeftButton);
+    QVERIFY(!m_window->isReplaying());
+    QVERIFY(!m_window->replayBar()->isVisible());
+    QCOMPARE(m_window->windowTitle(), QStringLiteral("Loopscope"));
+    QVERIFY(m_window->findChild<QAction *>(QStringLiteral("runPauseAction"))->isEnabled());
+    QVERIFY(m_window->spawnPanel()->isEnabled());
+    QCOMPARE(stateOf(QStringLiteral("traced-1")), QStringLiteral("finished"));
+    spawnFromPanel(QStringLiteral("sleep"), QStringLiteral("after"), 1);
+    QTRY_COMPARE(stateOf(QStringLiteral("after")), QStringLiteral("finished"));
+    QCOMPARE(stateOf(QStringLiteral("traced-2")), QStringLiteral("finished"));
+}
+
+//! A file that is not a Loopscope trace, or is cut short: the banner says why, nothing else
+//! changes.
+void tst_MainWindow::badTraceIsExplainedAndNothingChanges()
+{
+    QVERIFY(makeWindow(Real));
+    spawnFromPanel(QStringLiteral("sleep"), QStringLiteral("keep"), 2, QStringLiteral("delayMs"),
+                   3600000);
+    QTRY_COMPARE(stateOf(QStringLiteral("keep-2")), QStringLiteral("waiting"));
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const QString path = dir.filePath(QStringLiteral("run.json"));
+    QVERIFY(m_window->exportTrace(path));
+    QFile whole(path);
+    QVERIFY(whole.open(QIODevice::ReadOnly));
+    const QByteArray json = whole.readAll();
+    const QString cut = dir.filePath(QStringLiteral("cut.json"));
+    QFile half(cut);
+    QVERIFY(half.open(QIODevice::WriteOnly));
+    half.write(json.left(json.size() / 2));
+    half.close();
+
+    QLabel *banner = m_window->errorBanner();
+    const struct
+    {
+        QString path;
+        QString expected;
+    } cases[] = {
+        { dir.filePath(QStringLiteral("missing.json")), QStringLiteral("no such file") },
+        { cut, QStringLiteral("it is truncated or was not written completely") },
+        { QFINDTESTDATA("data/tiny.json"),
+          QStringLiteral("this trace has no Loopscope event stream; only traces exported by "
+                         "Loopscope can be replayed") },
+    };
+    for (const auto &c : cases) {
+        QVERIFY(!c.path.isEmpty());
+        QVERIFY(!m_window->openTrace(c.path));
+        QVERIFY(banner->isVisible());
+        QVERIFY2(banner->text().contains(c.expected), qPrintable(banner->text()));
+        QVERIFY(banner->text().contains(QStringLiteral("Could not open the trace")));
+        QVERIFY(!m_window->isReplaying());
+        QVERIFY(!m_window->replayBar()->isVisible());
+        QVERIFY(m_window->findChild<QAction *>(QStringLiteral("runPauseAction"))->isEnabled());
+        QCOMPARE(stateOf(QStringLiteral("keep-1")), QStringLiteral("waiting"));
+    }
+    QCOMPARE(m_window->host()->generation(), 1);
+    // A good trace clears the banner.
+    QVERIFY(m_window->openTrace(path));
+    QVERIFY(!banner->isVisible());
+    QVERIFY(m_window->isReplaying());
 }
 
 QTEST_MAIN(tst_MainWindow)

@@ -59,6 +59,35 @@ std::size_t countTasks(const TraceBatch &batch, TaskStats::State state, const QS
     return n;
 }
 
+//! The LoopPaused events of \a log from index \a from on: (reason, id) pairs.
+std::vector<std::pair<loopscope::PauseReason, std::uint64_t>> pausesIn(const EventLog &log,
+                                                                       std::size_t from = 0)
+{
+    std::vector<std::pair<loopscope::PauseReason, std::uint64_t>> out;
+    for (std::size_t i = from; i < log.events.size(); ++i) {
+        if (log.events[i].kind == TraceEventKind::LoopPaused)
+            out.emplace_back(loopscope::PauseReason(log.events[i].aux), log.events[i].id);
+    }
+    return out;
+}
+
+const TaskStats *findTask(const TraceBatch &batch, const QString &name)
+{
+    for (const TaskStats &t : batch.tasks) {
+        if (t.name == name)
+            return &t;
+    }
+    return nullptr;
+}
+
+ScenarioSpawn failing(qint64 delayMs, const QString &name = QStringLiteral("f"))
+{
+    ScenarioSpawn spawn = ScenarioSpawn::withDefaults(ScenarioTemplate::Failing, name, 1);
+    spawn.params.insert(QStringLiteral("delayMs"), delayMs);
+    spawn.params.insert(QStringLiteral("message"), QStringLiteral("boom"));
+    return spawn;
+}
+
 } // namespace
 
 class tst_LoopHost : public QObject
@@ -79,6 +108,11 @@ private Q_SLOTS:
     void blockedLoopIsSeenWhileTheGuiStaysResponsive();
     void destroyingWithPendingTasksIsClean();
     void destroyingWhilePausedIsClean();
+    void taskBreakpointPausesWhenThatTaskNextChangesState();
+    void breakOnTaskFailurePausesWhenATaskFails();
+    void breakOnSlowCallbackPausesAfterASlowCallback();
+    void breakpointFlagsSurviveAResetTaskBreakpointsDoNot();
+    void resetWithBreakpointsSetUnwindsTheOldTasks();
 };
 
 void tst_LoopHost::loopRunsOnItsOwnThread()
@@ -361,6 +395,183 @@ void tst_LoopHost::destroyingWhilePausedIsClean()
     host->pause();
     QTRY_VERIFY(host->lastBatch().stats.paused);
     host.reset();
+}
+
+void tst_LoopHost::taskBreakpointPausesWhenThatTaskNextChangesState()
+{
+    LoopHost host(Virtual);
+    EventLog log(host);
+    QSignalSpy changed(&host, &LoopHost::breakpointsChanged);
+    host.pause();
+    QTRY_VERIFY(host.lastBatch().stats.paused);
+    host.spawn(sleepers(2, 1000, QStringLiteral("bp")));
+    // Step whole iterations until the run has created its instances (still scheduled).
+    std::uint64_t target = 0;
+    for (int i = 0; i < 10 && target == 0; ++i) {
+        const std::uint64_t pauses = host.lastBatch().stats.pauses;
+        host.step(loopscope::StepKind::Iteration);
+        QTRY_VERIFY(host.lastBatch().stats.pauses > pauses);
+        if (const TaskStats *t = findTask(host.lastBatch(), QStringLiteral("bp-2")))
+            target = t->id;
+    }
+    QVERIFY(target != 0);
+    QCOMPARE(findTask(host.lastBatch(), QStringLiteral("bp-2"))->state,
+             TaskStats::State::Scheduled);
+
+    host.addTaskBreakpoint(target);
+    QVERIFY(host.hasTaskBreakpoint(target));
+    QVERIFY(!host.hasTaskBreakpoint(target + 1));
+    QCOMPARE(host.taskBreakpoints(), std::vector<std::uint64_t>{ target });
+    QCOMPARE(changed.count(), 1);
+    host.addTaskBreakpoint(target); // already there: nothing to say
+    QCOMPARE(changed.count(), 1);
+
+    // Its first step runs, then the loop pauses for it: the task sleeps, a minute of virtual
+    // time away, and nothing else ran after that step.
+    std::size_t mark = log.events.size();
+    host.resume();
+    QTRY_COMPARE(pausesIn(log, mark).size(), std::size_t(1));
+    auto pauses = pausesIn(log, mark);
+    QCOMPARE(pauses[0].first, loopscope::PauseReason::TaskBreakpoint);
+    QCOMPARE(pauses[0].second, target);
+    QTRY_VERIFY(host.lastBatch().stats.paused);
+    QTRY_COMPARE(findTask(host.lastBatch(), QStringLiteral("bp-2"))->state,
+                 TaskStats::State::Waiting);
+    QVERIFY(host.lastBatch().stats.lastEventNs < 1'000'000'000LL);
+
+    // Resumed, it pauses again at its next change: woken when the sleep is over, in the
+    // callback that runs its last step (the pause comes once that callback returned).
+    mark = log.events.size();
+    host.resume();
+    QTRY_COMPARE(pausesIn(log, mark).size(), std::size_t(1));
+    pauses = pausesIn(log, mark);
+    QCOMPARE(pauses[0].first, loopscope::PauseReason::TaskBreakpoint);
+    QCOMPARE(pauses[0].second, target);
+    QTRY_VERIFY(host.lastBatch().stats.paused);
+    QTRY_COMPARE(findTask(host.lastBatch(), QStringLiteral("bp-2"))->state,
+                 TaskStats::State::Finished);
+    QVERIFY(host.lastBatch().stats.lastEventNs >= 1'000'000'000LL);
+
+    // Removed: the rest runs to the end without another pause.
+    host.removeTaskBreakpoint(target);
+    QVERIFY(!host.hasTaskBreakpoint(target));
+    QCOMPARE(changed.count(), 2);
+    QSignalSpy finished(&host, &LoopHost::scenarioFinished);
+    mark = log.events.size();
+    host.resume();
+    QTRY_COMPARE(finished.count(), 1);
+    QTRY_VERIFY(!host.lastBatch().stats.paused);
+    QCOMPARE(countTasks(host.lastBatch(), TaskStats::State::Finished, QStringLiteral("bp-")),
+             std::size_t(2));
+    QVERIFY(pausesIn(log, mark).empty());
+}
+
+void tst_LoopHost::breakOnTaskFailurePausesWhenATaskFails()
+{
+    LoopHost host(Virtual);
+    EventLog log(host);
+    host.setBreakOnTaskFailure(true);
+    QVERIFY(host.breakOnTaskFailure());
+    QSignalSpy finished(&host, &LoopHost::scenarioFinished);
+    host.spawn(sleepers(1, 5000, QStringLiteral("ok")));
+    host.spawn(failing(2000));
+    QTRY_VERIFY(host.lastBatch().stats.paused);
+    const auto pauses = pausesIn(log);
+    QCOMPARE(pauses.size(), std::size_t(1));
+    QCOMPARE(pauses[0].first, loopscope::PauseReason::TaskFailed);
+    QTRY_VERIFY(findTask(host.lastBatch(), QStringLiteral("f")));
+    const TaskStats *failed = findTask(host.lastBatch(), QStringLiteral("f"));
+    QCOMPARE(pauses[0].second, failed->id);
+    QCOMPARE(failed->state, TaskStats::State::Failed);
+    QCOMPARE(failed->resultText, QStringLiteral("ValueError: boom"));
+    // Paused two seconds in: the sleeper of five seconds has not finished.
+    QCOMPARE(countTasks(host.lastBatch(), TaskStats::State::Finished, QStringLiteral("ok")),
+             std::size_t(0));
+    QCOMPARE(finished.count(), 0);
+
+    host.setBreakOnTaskFailure(false);
+    host.resume();
+    QTRY_COMPARE(finished.count(), 2);
+    QCOMPARE(pausesIn(log).size(), std::size_t(1));
+}
+
+void tst_LoopHost::breakOnSlowCallbackPausesAfterASlowCallback()
+{
+    LoopHost host(Virtual);
+    EventLog log(host);
+    host.setBreakOnSlowCallback(true);
+    QVERIFY(host.breakOnSlowCallback());
+    ScenarioSpawn blocker = ScenarioSpawn::withDefaults(ScenarioTemplate::BlockingCallback,
+                                                        QStringLiteral("blocker"));
+    blocker.params.insert(QStringLiteral("blockMs"), qint64(150)); // > 100 ms: slow
+    host.spawn(blocker);
+    QTRY_VERIFY(!pausesIn(log).empty());
+    const auto pauses = pausesIn(log);
+    QCOMPARE(pauses[0].first, loopscope::PauseReason::SlowCallback);
+    QVERIFY(pauses[0].second != 0); // the slow handle
+    // That handle ran for at least the 150 ms.
+    bool sawIt = false;
+    for (const RecordedEvent &e : log.events) {
+        if (e.kind == TraceEventKind::HandleFinished && e.id == pauses[0].second)
+            sawIt = e.duration >= 150'000'000;
+    }
+    QVERIFY(sawIt);
+    QTRY_VERIFY(host.lastBatch().stats.paused);
+}
+
+void tst_LoopHost::breakpointFlagsSurviveAResetTaskBreakpointsDoNot()
+{
+    LoopHost host(Virtual);
+    EventLog log(host);
+    QSignalSpy reset(&host, &LoopHost::loopReset);
+    QSignalSpy changed(&host, &LoopHost::breakpointsChanged);
+    QTRY_COMPARE(reset.count(), 1);
+    host.setBreakOnTaskFailure(true);
+    host.addTaskBreakpoint(1);
+    QCOMPARE(changed.count(), 2);
+
+    // Task 1 of the next loop is another task: its breakpoint goes; the flag stays.
+    host.reset();
+    QCOMPARE(changed.count(), 3);
+    QVERIFY(!host.hasTaskBreakpoint(1));
+    QVERIFY(host.taskBreakpoints().empty());
+    QVERIFY(host.breakOnTaskFailure());
+    QTRY_COMPARE(reset.count(), 2);
+
+    // On the new loop, the scenario's run task (task 1 again) does not pause it, and a
+    // failing task does: the flag was applied to the new loop.
+    const std::size_t mark = log.events.size();
+    host.spawn(failing(100));
+    QTRY_VERIFY(!pausesIn(log, mark).empty());
+    const auto pauses = pausesIn(log, mark);
+    QCOMPARE(pauses[0].first, loopscope::PauseReason::TaskFailed);
+    QCOMPARE(host.lastBatch().generation, 2);
+
+    // A clock change that needs a new loop is a reset too.
+    host.addTaskBreakpoint(2);
+    host.setClock(ClockSpec{ ClockSpec::Mode::Scaled, 1.0 });
+    QVERIFY(!host.hasTaskBreakpoint(2));
+    QVERIFY(host.breakOnTaskFailure());
+}
+
+void tst_LoopHost::resetWithBreakpointsSetUnwindsTheOldTasks()
+{
+    // Tasks that fail and change state while the reset cancels them must not pause the old
+    // loop half-way through its teardown: every old task ends.
+    LoopHost host(Real);
+    QSignalSpy reset(&host, &LoopHost::loopReset);
+    host.spawn(sleepers(5, 3600000, QStringLiteral("old")));
+    QTRY_COMPARE(countTasks(host.lastBatch(), TaskStats::State::Waiting, QStringLiteral("old")),
+                 std::size_t(5));
+    for (const TaskStats &t : host.lastBatch().tasks)
+        host.addTaskBreakpoint(t.id);
+    host.setBreakOnTaskFailure(true);
+    const auto oldRecorder = host.recorder();
+    host.reset();
+    QTRY_COMPARE(reset.count(), 2);
+    for (const TaskStats &t : oldRecorder->tasks())
+        QVERIFY2(t.state == TaskStats::State::Cancelled, qPrintable(t.name));
+    QCOMPARE(oldRecorder->loopStats().tasksDestroyedPending, 0u);
 }
 
 QTEST_MAIN(tst_LoopHost)

@@ -88,6 +88,14 @@ void LoopHost::cancelTasks(const std::vector<std::uint64_t> &taskIds, const QStr
     post([taskIds, message](LoopWorker &w) { w.cancelTasks(taskIds, message); });
 }
 
+void LoopHost::delayTasks(const std::vector<std::uint64_t> &taskIds,
+                          std::chrono::milliseconds delay)
+{
+    if (delay <= std::chrono::milliseconds::zero() || taskIds.empty())
+        return;
+    post([taskIds, delay](LoopWorker &w) { w.delayTasks(taskIds, delay); });
+}
+
 void LoopHost::pause()
 {
     post([](LoopWorker &w) { w.pause(); });
@@ -117,8 +125,10 @@ void LoopHost::setClock(const ClockSpec &clock)
     const bool live =
             wanted.mode == ClockSpec::Mode::Scaled && m_clock.mode == ClockSpec::Mode::Scaled;
     m_clock = wanted;
-    if (!live)
+    if (!live) {
         ++m_generation;
+        dropTaskBreakpoints();
+    }
     post([wanted, generation = m_generation](LoopWorker &w) { w.setClock(wanted, generation); });
 }
 
@@ -130,9 +140,53 @@ void LoopHost::setTimeScale(double factor)
 void LoopHost::reset()
 {
     ++m_generation;
+    dropTaskBreakpoints();
     post([clock = m_clock, generation = m_generation](LoopWorker &w) {
         w.createLoop(clock, generation);
     });
+}
+
+void LoopHost::addTaskBreakpoint(std::uint64_t taskId)
+{
+    if (taskId == 0 || !m_taskBreakpoints.insert(taskId).second)
+        return;
+    post([taskId](LoopWorker &w) { w.addTaskBreakpoint(taskId); });
+    Q_EMIT breakpointsChanged();
+}
+
+void LoopHost::removeTaskBreakpoint(std::uint64_t taskId)
+{
+    if (m_taskBreakpoints.erase(taskId) == 0)
+        return;
+    post([taskId](LoopWorker &w) { w.removeTaskBreakpoint(taskId); });
+    Q_EMIT breakpointsChanged();
+}
+
+void LoopHost::setBreakOnTaskFailure(bool enabled)
+{
+    if (enabled == m_breakOnTaskFailure)
+        return;
+    m_breakOnTaskFailure = enabled;
+    post([enabled](LoopWorker &w) { w.setBreakOnTaskFailure(enabled); });
+    Q_EMIT breakpointsChanged();
+}
+
+void LoopHost::setBreakOnSlowCallback(bool enabled)
+{
+    if (enabled == m_breakOnSlowCallback)
+        return;
+    m_breakOnSlowCallback = enabled;
+    post([enabled](LoopWorker &w) { w.setBreakOnSlowCallback(enabled); });
+    Q_EMIT breakpointsChanged();
+}
+
+void LoopHost::dropTaskBreakpoints()
+{
+    // The loop thread drops its own copy when it creates the new loop, in the same order.
+    if (m_taskBreakpoints.empty())
+        return;
+    m_taskBreakpoints.clear();
+    Q_EMIT breakpointsChanged();
 }
 
 double LoopHost::appliedTimeScale() const

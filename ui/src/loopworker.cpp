@@ -124,6 +124,9 @@ void LoopWorker::createLoop(const ClockSpec &clock, int generation)
     }));
     m_loop->addObserver(m_recorder.get());
     m_loop->addObserver(m_pulseObserver.get());
+    m_taskBreakpoints.clear(); // ids of the old loop's tasks
+    m_loop->setBreakOnTaskFailure(m_breakOnTaskFailure);
+    m_loop->setBreakOnSlowCallback(m_breakOnSlowCallback);
     QMetaObject::invokeMethod(
             host,
             [host, generation, recorder = m_recorder] { host->adoptLoop(generation, recorder); },
@@ -137,6 +140,12 @@ void LoopWorker::teardown()
     m_closing = true;
     EventLoop &loop = *m_loop;
     try {
+        // A breakpoint hit while the tasks unwind would pause the loop and leave them
+        // pending until the budget ran out; the flags stay held for the next loop.
+        for (const std::uint64_t taskId : m_taskBreakpoints)
+            loop.removeTaskBreakpoint(taskId);
+        loop.setBreakOnTaskFailure(false);
+        loop.setBreakOnSlowCallback(false);
         loop.resume();
         for (Task<ScenarioOutcome> &run : m_runs) {
             if (!run.done())
@@ -236,6 +245,26 @@ void LoopWorker::cancelTasks(const std::vector<std::uint64_t> &taskIds, const QS
     });
 }
 
+void LoopWorker::delayTasks(const std::vector<std::uint64_t> &taskIds,
+                            std::chrono::milliseconds delay)
+{
+    if (!usable())
+        return;
+    guarded("delay", [&] {
+        std::vector<std::uint64_t> wanted = taskIds;
+        std::sort(wanted.begin(), wanted.end());
+        int delayed = 0;
+        for (TaskRef task : m_loop->allTasks()) {
+            if (std::binary_search(wanted.begin(), wanted.end(), task.id()))
+                delayed += task.delay(delay) ? 1 : 0;
+        }
+        if (delayed < int(wanted.size()))
+            report(QStringLiteral("delay: %1 of %2 tasks were already done")
+                           .arg(int(wanted.size()) - delayed)
+                           .arg(wanted.size()));
+    });
+}
+
 void LoopWorker::pause()
 {
     if (usable())
@@ -272,6 +301,36 @@ void LoopWorker::setClock(const ClockSpec &clock, int generation)
         return;
     }
     createLoop(clock, generation);
+}
+
+void LoopWorker::addTaskBreakpoint(std::uint64_t taskId)
+{
+    if (std::find(m_taskBreakpoints.begin(), m_taskBreakpoints.end(), taskId)
+        == m_taskBreakpoints.end())
+        m_taskBreakpoints.push_back(taskId);
+    if (usable())
+        guarded("breakpoint", [&] { m_loop->addTaskBreakpoint(taskId); });
+}
+
+void LoopWorker::removeTaskBreakpoint(std::uint64_t taskId)
+{
+    std::erase(m_taskBreakpoints, taskId);
+    if (usable())
+        guarded("breakpoint", [&] { m_loop->removeTaskBreakpoint(taskId); });
+}
+
+void LoopWorker::setBreakOnTaskFailure(bool enabled)
+{
+    m_breakOnTaskFailure = enabled;
+    if (usable())
+        guarded("break on failure", [&] { m_loop->setBreakOnTaskFailure(enabled); });
+}
+
+void LoopWorker::setBreakOnSlowCallback(bool enabled)
+{
+    m_breakOnSlowCallback = enabled;
+    if (usable())
+        guarded("break on slow callback", [&] { m_loop->setBreakOnSlowCallback(enabled); });
 }
 
 } // namespace loopscope::ui

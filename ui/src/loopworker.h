@@ -73,10 +73,15 @@ public:
     void spawn(const ScenarioSpawn &spawn);
     void runScenario(const Scenario &scenario);
     void cancelTasks(const std::vector<std::uint64_t> &taskIds, const QString &message);
+    void delayTasks(const std::vector<std::uint64_t> &taskIds, std::chrono::milliseconds delay);
     void pause();
     void resume();
     void step(StepKind kind, std::uint64_t taskId);
     void setClock(const ClockSpec &clock, int generation);
+    void addTaskBreakpoint(std::uint64_t taskId);
+    void removeTaskBreakpoint(std::uint64_t taskId);
+    void setBreakOnTaskFailure(bool enabled);
+    void setBreakOnSlowCallback(bool enabled);
 
 private:
     //! Runs \a fn and reports RuntimeError & co. to the host instead of letting them escape
@@ -96,6 +101,10 @@ private:
     std::unique_ptr<EventLoop> m_loop;
     std::vector<Task<ScenarioOutcome>> m_runs;
     std::vector<std::function<void(LoopWorker &)>> m_deferred;
+    //! Held here too, so that a new loop gets the flags; task breakpoints die with their loop.
+    std::vector<std::uint64_t> m_taskBreakpoints;
+    bool m_breakOnTaskFailure = false;
+    bool m_breakOnSlowCallback = false;
     bool m_closing = false;
 };
 

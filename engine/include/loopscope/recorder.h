@@ -282,6 +282,13 @@ public:
 
     //! Loop thread (called by the loop).
     void onEvent(const TraceEvent &event) override;
+    /*!
+     * Records \a event as if the loop had reported it: the recorder's aggregates, lints and
+     * ring come out as they did in the recorder \a event was taken from. \a text and
+     * \a location are its strings, resolved (a location is kept as its text). For replaying
+     * a saved trace (loadTraceFile()); call it from one thread only, as the loop would.
+     */
+    void replay(const RecordedEvent &event, const QString &text = {}, const QString &location = {});
 
     const RecorderOptions &options() const noexcept;
 

@@ -83,6 +83,7 @@ private:
     bool m_throwCancel = false;
     bool m_started = false;
     bool m_yielded = false; //!< the running step ended in a yield (sleep(0))
+    bool m_passingCancel = false; //!< cancel() is passing itself on to m_waitingOn
     Duration m_pendingDelay{}; //!< delay() still to be waited before the next step
 
     friend class TaskFinisher;

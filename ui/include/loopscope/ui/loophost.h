@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <vector>
 
 // moc (Qt 6.4) cannot parse the C++20 concepts the engine's loop headers bring in; it only
@@ -75,6 +76,12 @@ public:
     void runScenario(const loopscope::Scenario &scenario);
     //! Cancels the tasks \a taskIds (Task::taskId()) still pending, with \a message.
     void cancelTasks(const std::vector<std::uint64_t> &taskIds, const QString &message = {});
+    /*!
+     * Makes each task wait \a delay (loop time) before its next step (Task::delay()): a task
+     * not started yet starts later, a waiting one sleeps that long once its wait is over.
+     * Tasks already done are skipped (and said so in the log).
+     */
+    void delayTasks(const std::vector<std::uint64_t> &taskIds, std::chrono::milliseconds delay);
     void pause();
     void resume();
     //! While paused: run one callback, one iteration, up to the next event of \a taskId, or
@@ -91,10 +98,41 @@ public:
     //! Tears the loop down (tasks cancelled, loop closed) and starts a fresh one, same clock.
     void reset();
 
+    // --- breakpoints (GUI thread; forwarded like the commands above) ----------------------
+
+    /*!
+     * Pauses the loop when task \a taskId next changes state (is scheduled, steps, waits,
+     * wakes or ends): LoopStats::paused, and a LoopPaused event with
+     * PauseReason::TaskBreakpoint and the task's id. Stays until removed.
+     *
+     * Task ids count from 1 in every loop, so a reset (or a clock change that needs a new
+     * loop) drops the task breakpoints rather than arm them on unrelated tasks of the new
+     * loop; the two break-on flags below carry over to it.
+     */
+    void addTaskBreakpoint(std::uint64_t taskId);
+    void removeTaskBreakpoint(std::uint64_t taskId);
+    //! Pause when a task fails (PauseReason::TaskFailed, with the task's id).
+    void setBreakOnTaskFailure(bool enabled);
+    //! Pause after a callback that ran longer than the loop's slowCallbackDuration()
+    //! (100 ms; PauseReason::SlowCallback, with the handle's id).
+    void setBreakOnSlowCallback(bool enabled);
+
     // --- state (GUI thread) -----------------------------------------------------------------
 
     //! The clock asked for last (the loop thread applies it in order).
     loopscope::ClockSpec clock() const { return m_clock; }
+    //! Whether task \a taskId has a breakpoint (as asked for; the loop applies it in order).
+    bool hasTaskBreakpoint(std::uint64_t taskId) const
+    {
+        return m_taskBreakpoints.count(taskId) != 0;
+    }
+    //! The tasks with a breakpoint, ascending.
+    std::vector<std::uint64_t> taskBreakpoints() const
+    {
+        return { m_taskBreakpoints.begin(), m_taskBreakpoints.end() };
+    }
+    bool breakOnTaskFailure() const { return m_breakOnTaskFailure; }
+    bool breakOnSlowCallback() const { return m_breakOnSlowCallback; }
     //! The factor the loop thread last applied to its scaled clock (1 for other clocks).
     double appliedTimeScale() const;
     //! Counts loops: 1 for the first, +1 on each reset.
@@ -151,11 +189,15 @@ Q_SIGNALS:
     void resultsKnown(const QHash<quint64, QString> &results);
     //! The loop thread applied a new time-scale factor.
     void timeScaleApplied(double factor);
+    //! The breakpoints asked for changed (added, removed, a flag set, or dropped by a reset).
+    void breakpointsChanged();
 
 private:
     friend class LoopWorker;
     void post(std::function<void(LoopWorker &)> command);
     void adoptLoop(int generation, std::shared_ptr<loopscope::TraceRecorder> recorder);
+    //! A new loop is coming: its task ids mean other tasks.
+    void dropTaskBreakpoints();
     void updateBlocked();
 
     loopscope::ClockSpec m_clock;
@@ -174,6 +216,9 @@ private:
     std::uint64_t m_blockedTask = 0;
     QString m_blockedSite;
     std::chrono::nanoseconds m_lastTickDuration{ 0 };
+    std::set<std::uint64_t> m_taskBreakpoints;
+    bool m_breakOnTaskFailure = false;
+    bool m_breakOnSlowCallback = false;
 };
 
 } // namespace loopscope::ui
