@@ -831,8 +831,10 @@ void LoopCore::emit(TraceEvent &event) noexcept
     event.time = m_stampValid ? m_stamp : m_clock->now();
     if (m_controlWatching)
         watchControl(event);
-    // Index loop: an observer may remove itself (or add another) while being called.
-    for (std::size_t i = 0; i < m_observers.size(); ++i) {
+    // Index loop: an observer may remove itself or another one, or add one, while being
+    // called. The walk goes on after wherever the called one is now (earlier removals shift
+    // it down), or at the same index when it removed itself, so none is skipped.
+    for (std::size_t i = 0; i < m_observers.size();) {
         LoopObserver *observer = m_observers[i];
         try {
             observer->onEvent(event);
@@ -843,6 +845,9 @@ void LoopCore::emit(TraceEvent &event) noexcept
             ctx.exception = std::current_exception();
             callExceptionHandler(ctx);
         }
+        const auto at = std::find(m_observers.begin(), m_observers.end(), observer);
+        if (at != m_observers.end())
+            i = std::size_t(at - m_observers.begin()) + 1;
     }
 }
 

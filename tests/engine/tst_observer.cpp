@@ -305,6 +305,26 @@ void tst_Observer::observerMayRemoveItselfWhileCalled()
     f.loop.runForever();
     QCOMPARE(once.seen, 1);
     QVERIFY(f.rec.events.size() > 3); // the other observer kept going
+
+    // The observer after one that removes itself still gets that very event (the walk used
+    // to skip it: it moved into the freed slot). Here `once` sits before `after`.
+    Fixture g;
+    Once first;
+    first.loop = &g.loop;
+    Recorder after;
+    g.loop.removeObserver(&g.rec);
+    g.loop.addObserver(&first);
+    g.loop.addObserver(&after);
+    g.loop.addObserver(&g.rec);
+    g.loop.callSoon([] {});
+    g.loop.callSoon([&] { g.loop.stop(); });
+    g.loop.runForever();
+    QCOMPARE(first.seen, 1);
+    QVERIFY(!after.events.empty());
+    QVERIFY(!g.rec.events.empty());
+    QCOMPARE(after.events.front().kind, g.rec.events.front().kind);
+    QCOMPARE(after.events.size(), g.rec.events.size());
+    g.loop.removeObserver(&after);
 }
 
 void tst_Observer::tracingDoesNotRetrieveExceptions()

@@ -1,6 +1,7 @@
 #include <loopscope/ui/loophost.h>
 
 #include "loopworker.h"
+#include "tracedrain.h"
 
 #include <loopscope/eventloop.h>
 #include <loopscope/recorder.h>
@@ -238,23 +239,8 @@ void LoopHost::tick()
     batch.events.clear();
     batch.strings.clear();
     batch.changed = false;
-    if (m_recorder) {
-        const TraceRecorder &recorder = *m_recorder;
-        const std::uint64_t produced = recorder.producedEvents();
-        if (produced != batch.producedEvents || m_batchIsFresh) {
-            m_batchIsFresh = false;
-            batch.changed = true;
-            m_recorder->drain(batch.events);
-            batch.resolveStrings(recorder);
-            // Events recorded after `produced` was read show in the aggregates already and
-            // make the next tick read them again: harmless.
-            batch.tasks = recorder.tasks();
-            batch.stats = recorder.loopStats();
-            batch.lints = recorder.lints();
-            batch.producedEvents = produced;
-            batch.droppedEvents = recorder.droppedEvents();
-        }
-    }
+    if (m_recorder && drainTrace(*m_recorder, batch, m_batchIsFresh))
+        m_batchIsFresh = false;
     updateBlocked();
     batch.blockedFor = m_blockedFor;
     Q_EMIT batchReady(batch);

@@ -510,7 +510,7 @@ void TaskInspector::ingest(const TraceBatch &batch)
         switch (e.kind) {
         case TraceEventKind::TaskCreated:
             if (e.related)
-                m_taskOfFuture.insert(e.related, e.id);
+                m_taskOfFuture.insert_or_assign(e.related, e.id);
             if (m_task && (e.id == m_task || e.aux == m_task)) {
                 stale = true;
                 m_childrenStale = m_childrenStale || e.aux == m_task;
@@ -553,17 +553,17 @@ void TaskInspector::pruneMaps()
     const auto known = std::size_t(m_tasks->rowCount()) + std::size_t(m_timeline->taskLaneCount());
     if (std::size_t(m_taskOfFuture.size()) <= std::max<std::size_t>(4096, 2 * known))
         return;
-    QHash<std::uint64_t, std::uint64_t> kept;
-    kept.reserve(qsizetype(known));
+    std::unordered_map<std::uint64_t, std::uint64_t> kept;
+    kept.reserve(known);
     for (int row = 0; row < m_tasks->rowCount(); ++row) {
         const TaskStats &t = m_tasks->taskAt(row);
         if (t.futureId)
-            kept.insert(t.futureId, t.id);
+            kept.insert_or_assign(t.futureId, t.id);
     }
     for (int lane = 0; lane < m_timeline->laneCount(); ++lane) {
         const TimelineLane &l = m_timeline->lane(lane);
         if (l.kind == LaneKind::Task && l.futureId)
-            kept.insert(l.futureId, l.id);
+            kept.insert_or_assign(l.futureId, l.id);
     }
     m_taskOfFuture.swap(kept);
     for (auto it = m_doneCallbacks.begin(); it != m_doneCallbacks.end();)
@@ -572,13 +572,13 @@ void TaskInspector::pruneMaps()
 
 std::uint64_t TaskInspector::taskOfFuture(std::uint64_t futureId)
 {
-    if (const auto it = m_taskOfFuture.constFind(futureId); it != m_taskOfFuture.cend())
-        return *it;
+    if (const auto it = m_taskOfFuture.find(futureId); it != m_taskOfFuture.end())
+        return it->second;
     // Its TaskCreated was dropped or came before the inspector did: ask the task table.
     for (int row = 0; row < m_tasks->rowCount(); ++row) {
         const TaskStats &t = m_tasks->taskAt(row);
         if (t.futureId == futureId) {
-            m_taskOfFuture.insert(futureId, t.id);
+            m_taskOfFuture.insert_or_assign(futureId, t.id);
             return t.id;
         }
     }

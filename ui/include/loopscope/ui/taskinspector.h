@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 QT_BEGIN_NAMESPACE
@@ -158,7 +159,9 @@ private:
     QStringList m_callbackLines;
     QIcon m_stateIcon;
 
-    QHash<std::uint64_t, std::uint64_t> m_taskOfFuture; //!< a task's future → the task
+    //! A task's future → the task (std::unordered_map: QHash lookups trip g++ 12's
+    //! -Wnull-dereference at -O3).
+    std::unordered_map<std::uint64_t, std::uint64_t> m_taskOfFuture;
     QHash<std::uint64_t, std::vector<DoneCallback>> m_doneCallbacks; //!< by task future
     int m_generation = -1;
     std::uint64_t m_nextSequence = 0;
