@@ -7,6 +7,7 @@
 #include <loopscope/recorder.h>
 #include <loopscope/tracefile.h>
 #include <loopscope/ui/eventlogview.h>
+#include <loopscope/ui/eventstreamview.h>
 #include <loopscope/ui/loophost.h>
 #include <loopscope/ui/loopstatemodel.h>
 #include <loopscope/ui/loopview.h>
@@ -558,6 +559,7 @@ void MainWindow::onBatch(const loopscope::ui::TraceBatch &batch)
     // After the timeline: the inspector reads a task's lifecycle from it.
     m_inspector->ingest(batch);
     m_warnings->ingest(batch);
+    m_events->ingest(batch);
 
     int logged = 0;
     int skipped = 0;
@@ -1291,6 +1293,16 @@ void MainWindow::buildInspection()
                 if (!m_replaying)
                     m_inspector->setResults(results);
             });
+
+    // The raw event stream, beside the log of what happened in words.
+    m_events = new loopscope::ui::EventStreamView;
+    m_events->setObjectName(QStringLiteral("eventStream"));
+    auto *eventsDock = new QDockWidget(tr("Events"), this);
+    eventsDock->setObjectName(QStringLiteral("eventsDock"));
+    eventsDock->setWidget(m_events);
+    addDockWidget(Qt::BottomDockWidgetArea, eventsDock);
+    if (auto *logDock = findChild<QDockWidget *>(QStringLiteral("eventLogDock")))
+        tabifyDockWidget(logDock, eventsDock);
 
     m_warnings = new loopscope::ui::WarningsPanel;
     m_warnings->setObjectName(QStringLiteral("warningsPanel"));

@@ -41,6 +41,7 @@ class TimelineView;
 class SpawnPanel;
 class TaskFilterProxyModel;
 class TaskInspector;
+class EventStreamView;
 class WarningsPanel;
 class TaskTableModel;
 class TraceReplay;
@@ -77,6 +78,8 @@ public:
     loopscope::ui::LoopStateModel *loopState() const { return m_loopState.get(); }
     loopscope::ui::TaskInspector *inspector() const { return m_inspector; }
     loopscope::ui::WarningsPanel *warnings() const { return m_warnings; }
+    //! The raw event stream (Events dock).
+    loopscope::ui::EventStreamView *eventStream() const { return m_events; }
     //! The guided tour dialog, null until first shown.
     GuidedTour *guidedTour() const { return m_tour; }
     //! The red "loop blocked 2.4 s" banner.
@@ -198,6 +201,7 @@ private:
     loopscope::ui::TaskInspector *m_inspector = nullptr;
     QDockWidget *m_inspectorDock = nullptr;
     loopscope::ui::WarningsPanel *m_warnings = nullptr;
+    loopscope::ui::EventStreamView *m_events = nullptr;
     QAction *m_breakOnTask = nullptr;
     QAction *m_breakOnFailure = nullptr;
     QAction *m_breakOnSlow = nullptr;

@@ -9,6 +9,7 @@
 #include <loopscope/eventloop.h>
 #include <loopscope/recorder.h>
 #include <loopscope/ui/eventlogview.h>
+#include <loopscope/ui/eventstreamview.h>
 #include <loopscope/ui/loophost.h>
 #include <loopscope/ui/loopview.h>
 #include <loopscope/ui/taskinspector.h>
@@ -370,6 +371,13 @@ void tst_WindowMenus::inspectorWarningsAndBreakpointsAreWiredIn()
     QVERIFY(host->breakOnSlowCallback());
     action("breakOnSlowCallbackAction")->trigger();
     QVERIFY(!host->breakOnSlowCallback());
+
+    // The Events dock has the raw stream, the blocking callback's events among them.
+    loopscope::ui::EventStreamView *events = m_window->eventStream();
+    QVERIFY(events);
+    QVERIFY(m_window->findChild<QDockWidget *>(QStringLiteral("eventsDock")));
+    QTRY_VERIFY(events->model()->rowCount() > 10);
+    QVERIFY(events->model()->totalCount() >= std::uint64_t(events->model()->rowCount()));
 }
 
 QTEST_MAIN(tst_WindowMenus)
