@@ -543,10 +543,13 @@ void tst_Task::delayPostponesThePendingStart()
 {
     Fixture f;
     TimePoint startedAt{};
-    Task<int> t = f.loop.createTask([&]() -> Coro<int> {
+    // A named lambda: a coroutine lambda's captures live in the lambda object, which
+    // must outlive the task.
+    auto body = [&]() -> Coro<int> {
         startedAt = f.loop.time();
         co_return 7;
-    }());
+    };
+    Task<int> t = f.loop.createTask(body());
     QVERIFY(t.delay(300ms));
     QVERIFY(t.delay(200ms)); // adds up
     QCOMPARE(f.loop.runUntilComplete(t), 7);
@@ -560,12 +563,15 @@ void tst_Task::delayAfterTheAwaitedFutureBeforeTheNextStep()
     Fixture f;
     Future<int> value(f.loop);
     std::vector<TimePoint> marks;
-    Task<int> t = f.loop.createTask([&]() -> Coro<int> {
+    // A named lambda: a coroutine lambda's captures live in the lambda object, which
+    // must outlive the task.
+    auto body = [&]() -> Coro<int> {
         marks.push_back(f.loop.time());
         const int v = co_await value;
         marks.push_back(f.loop.time());
         co_return v * 2;
-    }());
+    };
+    Task<int> t = f.loop.createTask(body());
     f.loop.callLater(100ms, [&] {
         QVERIFY(t.delay(1s)); // while suspended on `value`
         value.setResult(21);
@@ -581,11 +587,14 @@ void tst_Task::cancelDuringDelayThrowsAtTheSuspensionPoint()
     Fixture f;
     bool cleanedUp = false;
     bool bodyRan = false;
-    Task<void> t = f.loop.createTask([&]() -> Coro<void> {
+    // A named lambda: a coroutine lambda's captures live in the lambda object, which
+    // must outlive the task.
+    auto body = [&]() -> Coro<void> {
         Guard g{ &cleanedUp };
         co_await loopscope::sleep(10ms);
         bodyRan = true;
-    }());
+    };
+    Task<void> t = f.loop.createTask(body());
     f.loop.callLater(10ms, [&] { t.delay(1h); }); // the sleep is done: it delays the resume
     f.loop.callLater(20ms, [&] { QVERIFY(t.cancel("stop waiting")); });
     std::string message;

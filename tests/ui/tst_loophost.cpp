@@ -80,6 +80,13 @@ const TaskStats *findTask(const TraceBatch &batch, const QString &name)
     return nullptr;
 }
 
+//! The state of the task named \a name, or Created when it is not there (yet).
+TaskStats::State stateOf(const TraceBatch &batch, const QString &name)
+{
+    const TaskStats *t = findTask(batch, name);
+    return t ? t->state : TaskStats::State::Created;
+}
+
 ScenarioSpawn failing(qint64 delayMs, const QString &name = QStringLiteral("f"))
 {
     ScenarioSpawn spawn = ScenarioSpawn::withDefaults(ScenarioTemplate::Failing, name, 1);
@@ -415,8 +422,7 @@ void tst_LoopHost::taskBreakpointPausesWhenThatTaskNextChangesState()
             target = t->id;
     }
     QVERIFY(target != 0);
-    QCOMPARE(findTask(host.lastBatch(), QStringLiteral("bp-2"))->state,
-             TaskStats::State::Scheduled);
+    QCOMPARE(stateOf(host.lastBatch(), QStringLiteral("bp-2")), TaskStats::State::Scheduled);
 
     host.addTaskBreakpoint(target);
     QVERIFY(host.hasTaskBreakpoint(target));
@@ -435,8 +441,7 @@ void tst_LoopHost::taskBreakpointPausesWhenThatTaskNextChangesState()
     QCOMPARE(pauses[0].first, loopscope::PauseReason::TaskBreakpoint);
     QCOMPARE(pauses[0].second, target);
     QTRY_VERIFY(host.lastBatch().stats.paused);
-    QTRY_COMPARE(findTask(host.lastBatch(), QStringLiteral("bp-2"))->state,
-                 TaskStats::State::Waiting);
+    QTRY_COMPARE(stateOf(host.lastBatch(), QStringLiteral("bp-2")), TaskStats::State::Waiting);
     QVERIFY(host.lastBatch().stats.lastEventNs < 1'000'000'000LL);
 
     // Resumed, it pauses again at its next change: woken when the sleep is over, in the
@@ -448,8 +453,7 @@ void tst_LoopHost::taskBreakpointPausesWhenThatTaskNextChangesState()
     QCOMPARE(pauses[0].first, loopscope::PauseReason::TaskBreakpoint);
     QCOMPARE(pauses[0].second, target);
     QTRY_VERIFY(host.lastBatch().stats.paused);
-    QTRY_COMPARE(findTask(host.lastBatch(), QStringLiteral("bp-2"))->state,
-                 TaskStats::State::Finished);
+    QTRY_COMPARE(stateOf(host.lastBatch(), QStringLiteral("bp-2")), TaskStats::State::Finished);
     QVERIFY(host.lastBatch().stats.lastEventNs >= 1'000'000'000LL);
 
     // Removed: the rest runs to the end without another pause.
