@@ -391,6 +391,10 @@ int main(int argc, char **argv)
     }
     if (trace)
         window.replayTrace(std::move(*trace), parser.value(cl.replay));
+    if (!scenario && !trace) {
+        // Where the previous session left off.
+        QTimer::singleShot(0, &window, [&window] { window.restoreLastScenario(); });
+    }
     if (quitAfterMs >= 0)
         QTimer::singleShot(quitAfterMs, app.get(), &QCoreApplication::quit);
 

@@ -722,6 +722,13 @@ void MainWindow::onScenarioPicked(int index)
 void MainWindow::startScenario(const Scenario &scenario, bool paused)
 {
     m_errorBanner->hide();
+    // Remembered for the next start (restoreLastScenario()): a built-in one by name, any
+    // other by its file.
+    const bool builtIn = std::any_of(m_scenarios.begin(), m_scenarios.end(),
+                                     [&](const Scenario &s) { return s.name == scenario.name; });
+    if (builtIn || !scenario.fileName.isEmpty())
+        QSettings().setValue(QStringLiteral("session/lastScenario"),
+                             builtIn ? scenario.name : scenario.fileName);
     const int before = m_host->generation();
     if (scenario.clock) {
         m_host->setClock(*scenario.clock);
@@ -1364,4 +1371,19 @@ void MainWindow::buildInspection()
         m_breakOnFailure->setChecked(m_host->breakOnTaskFailure());
         m_breakOnSlow->setChecked(m_host->breakOnSlowCallback());
     });
+}
+
+bool MainWindow::restoreLastScenario()
+{
+    const QString last = QSettings().value(QStringLiteral("session/lastScenario")).toString();
+    if (last.isEmpty())
+        return false;
+    for (const Scenario &s : m_scenarios) {
+        if (s.name == last) {
+            startScenario(s);
+            return true;
+        }
+    }
+    // A file: it may have changed or gone since; loadScenarioFile() says so in the banner.
+    return loadScenarioFile(last);
 }

@@ -116,6 +116,9 @@ public Q_SLOTS:
     //! Loads a scenario file and runs it; on error the error banner says why and the running
     //! loop is left alone. Returns whether it loaded.
     bool loadScenarioFile(const QString &path);
+    //! Runs the scenario the previous session ran last (remembered by startScenario()), if
+    //! any; false when there is none or its file no longer loads (the banner says why).
+    bool restoreLastScenario();
     //! Writes the trace as Chrome JSON (atomically); errors go to the error banner.
     bool exportTrace(const QString &path);
     void togglePause();

@@ -56,6 +56,7 @@ private Q_SLOTS:
     void saveImageWritesPngAndSvgAndExplainsErrors();
     void delayFromTheTaskMenuPostponesTheStart();
     void inspectorWarningsAndBreakpointsAreWiredIn();
+    void lastScenarioIsRememberedAndRestored();
 
 private:
     MainWindow *makeWindow();
@@ -378,6 +379,31 @@ void tst_WindowMenus::inspectorWarningsAndBreakpointsAreWiredIn()
     QVERIFY(m_window->findChild<QDockWidget *>(QStringLiteral("eventsDock")));
     QTRY_VERIFY(events->model()->rowCount() > 10);
     QVERIFY(events->model()->totalCount() >= std::uint64_t(events->model()->rowCount()));
+}
+
+void tst_WindowMenus::lastScenarioIsRememberedAndRestored()
+{
+    QSettings().remove(QStringLiteral("session/lastScenario"));
+    QVERIFY(makeWindow());
+    QVERIFY(!m_window->restoreLastScenario()); // nothing remembered yet
+    // A built-in scenario is remembered by name and restored in the next window.
+    m_window->showGuidedTour();
+    QTest::mouseClick(m_window->guidedTour()->actionButton(), Qt::LeftButton); // loads it
+    QCOMPARE(QSettings().value(QStringLiteral("session/lastScenario")).toString(),
+             QStringLiteral("seed_run_until_complete"));
+    m_window.reset();
+    QVERIFY(makeWindow());
+    const int generation = m_window->host()->generation();
+    QVERIFY(m_window->restoreLastScenario());
+    QVERIFY(m_window->host()->generation() > generation);
+    QTRY_VERIFY(task(QStringLiteral("slowOperation")));
+    // A scenario file that has gone since: the banner says so, nothing else changes.
+    QSettings().setValue(QStringLiteral("session/lastScenario"),
+                         QStringLiteral("/nonexistent/gone.json"));
+    QVERIFY(!m_window->restoreLastScenario());
+    QVERIFY(m_window->errorBanner()->isVisible());
+    QVERIFY(m_window->errorBanner()->text().contains(QLatin1String("gone.json")));
+    QSettings().remove(QStringLiteral("session/lastScenario"));
 }
 
 QTEST_MAIN(tst_WindowMenus)
