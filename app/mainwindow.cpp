@@ -1152,8 +1152,10 @@ void MainWindow::buildHelp()
         { theme::Mode::Light, tr("Light") },
         { theme::Mode::Dark, tr("Dark") },
     };
-    for (const auto &[mode, label] : modes) {
-        QAction *action = themeMenu->addAction(label);
+    for (const auto &entry : modes) {
+        // Not a structured binding: clang 14 cannot capture one in the lambda below.
+        const theme::Mode mode = entry.first;
+        QAction *action = themeMenu->addAction(entry.second);
         action->setObjectName(QStringLiteral("theme_") + theme::modeName(mode));
         action->setCheckable(true);
         action->setChecked(mode == saved);
