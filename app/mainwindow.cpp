@@ -110,20 +110,7 @@ MainWindow::MainWindow(const ClockSpec &clock, QWidget *parent) : QMainWindow(pa
 
     m_table = new QTableView;
     m_table->setObjectName(QStringLiteral("taskTable"));
-    m_table->setModel(m_proxy);
-    m_table->setSortingEnabled(true);
-    m_table->sortByColumn(TaskTableModel::IdColumn, Qt::AscendingOrder);
-    m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
-    m_table->setSelectionMode(QAbstractItemView::ExtendedSelection);
-    m_table->setAlternatingRowColors(true);
-    m_table->setWordWrap(false);
-    m_table->verticalHeader()->hide();
-    m_table->verticalHeader()->setDefaultSectionSize(m_table->fontMetrics().height() + 6);
-    m_table->horizontalHeader()->setStretchLastSection(true);
-    m_table->setColumnWidth(TaskTableModel::IdColumn, 60);
-    m_table->setColumnWidth(TaskTableModel::NameColumn, 180);
-    m_table->setColumnWidth(TaskTableModel::StateColumn, 110);
-    m_table->setColumnWidth(TaskTableModel::AwaitingColumn, 200);
+    loopscope::ui::setUpTaskTableView(m_table, m_proxy, 60, 180, 110, 200);
     m_table->setColumnWidth(TaskTableModel::ResultColumn, 240);
     m_table->setContextMenuPolicy(Qt::CustomContextMenu);
     connect(m_table, &QWidget::customContextMenuRequested, this, &MainWindow::showTaskMenu);

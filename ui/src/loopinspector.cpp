@@ -243,20 +243,7 @@ void LoopInspector::buildUi()
 
     m_table = new QTableView;
     m_table->setObjectName(QStringLiteral("taskTable"));
-    m_table->setModel(m_proxy);
-    m_table->setSortingEnabled(true);
-    m_table->sortByColumn(TaskTableModel::IdColumn, Qt::AscendingOrder);
-    m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
-    m_table->setSelectionMode(QAbstractItemView::ExtendedSelection);
-    m_table->setAlternatingRowColors(true);
-    m_table->setWordWrap(false);
-    m_table->verticalHeader()->hide();
-    m_table->verticalHeader()->setDefaultSectionSize(m_table->fontMetrics().height() + 6);
-    m_table->horizontalHeader()->setStretchLastSection(true);
-    m_table->setColumnWidth(TaskTableModel::IdColumn, 50);
-    m_table->setColumnWidth(TaskTableModel::NameColumn, 150);
-    m_table->setColumnWidth(TaskTableModel::StateColumn, 100);
-    m_table->setColumnWidth(TaskTableModel::AwaitingColumn, 170);
+    setUpTaskTableView(m_table, m_proxy, 50, 150, 100, 170);
     auto *cancelAction = new QAction(tr("Cancel"), m_table);
     cancelAction->setShortcut(QKeySequence::Delete);
     cancelAction->setShortcutContext(Qt::WidgetShortcut);

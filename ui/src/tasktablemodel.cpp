@@ -3,9 +3,11 @@
 #include <loopscope/recorder.h>
 #include <loopscope/ui/tracebatch.h>
 
+#include <QHeaderView>
 #include <QIcon>
 #include <QPainter>
 #include <QPixmap>
+#include <QTableView>
 
 #include <algorithm>
 #include <array>
@@ -504,6 +506,25 @@ void TaskTableModel::removeExpired()
     }
     for (int r = 0; r < int(m_rows.size()); ++r)
         m_rowOf[m_rows[std::size_t(r)].task.id] = r;
+}
+
+void setUpTaskTableView(QTableView *table, QAbstractItemModel *model, int idWidth, int nameWidth,
+                        int stateWidth, int awaitingWidth)
+{
+    table->setModel(model);
+    table->setSortingEnabled(true);
+    table->sortByColumn(TaskTableModel::IdColumn, Qt::AscendingOrder);
+    table->setSelectionBehavior(QAbstractItemView::SelectRows);
+    table->setSelectionMode(QAbstractItemView::ExtendedSelection);
+    table->setAlternatingRowColors(true);
+    table->setWordWrap(false);
+    table->verticalHeader()->hide();
+    table->verticalHeader()->setDefaultSectionSize(table->fontMetrics().height() + 6);
+    table->horizontalHeader()->setStretchLastSection(true);
+    table->setColumnWidth(TaskTableModel::IdColumn, idWidth);
+    table->setColumnWidth(TaskTableModel::NameColumn, nameWidth);
+    table->setColumnWidth(TaskTableModel::StateColumn, stateWidth);
+    table->setColumnWidth(TaskTableModel::AwaitingColumn, awaitingWidth);
 }
 
 } // namespace loopscope::ui

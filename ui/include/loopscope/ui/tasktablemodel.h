@@ -16,6 +16,10 @@ namespace loopscope {
 struct TaskStats;
 }
 
+QT_BEGIN_NAMESPACE
+class QTableView;
+QT_END_NAMESPACE
+
 namespace loopscope::ui {
 
 struct TraceBatch;
@@ -117,5 +121,14 @@ private:
     std::uint64_t m_tick = 0;
     std::uint64_t m_updates = 0;
 };
+
+/*!
+ * Sets \a table up to show \a model (a TaskTableModel or a proxy of one) the way every task
+ * table of the visualizer does: sorted by id, whole rows selected (several at once), alternating
+ * rows, compact rows, no row header, the last column stretched; \a idWidth, \a nameWidth,
+ * \a stateWidth and \a awaitingWidth are the first columns' widths.
+ */
+void setUpTaskTableView(QTableView *table, QAbstractItemModel *model, int idWidth, int nameWidth,
+                        int stateWidth, int awaitingWidth);
 
 } // namespace loopscope::ui
