@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <utility>
 
 namespace loopscope {
 
@@ -173,11 +174,33 @@ void LoopCore::requestWake()
                                     Qt::NormalEventPriority);
 }
 
+void LoopCore::forceWake()
+{
+    // A wake event posted while the Qt event handler that now starts a nested QEventLoop
+    // (runForever() from a slot) was running can stay undelivered until that handler
+    // returns: the visualizer's loop thread hung forever in such a runForever(). So post one
+    // more; whichever of the two arrives first serves the wake, the other finds the flag
+    // clear and does nothing, so no iteration runs twice and none moves ahead of Qt events
+    // queued before it.
+    m_wakePending.store(true, std::memory_order_release);
+    QCoreApplication::postEvent(m_driver.get(), new QEvent(kWakeEvent), Qt::NormalEventPriority);
+}
+
 // --- one iteration --------------------------------------------------------------------
 
 void LoopCore::onWakeEvent()
 {
-    m_wakePending.store(false, std::memory_order_release);
+    if (m_runDepth > 0 && !m_nested) {
+        // runForever() was told to return and Qt is finishing its current delivery pass:
+        // nothing may run after stop() (one of forceWake()'s two events can land here).
+        // Keep the wake for whoever runs the loop next.
+        if (m_wakePending.load(std::memory_order_acquire))
+            QCoreApplication::postEvent(m_driver.get(), new QEvent(kWakeEvent),
+                                        Qt::NormalEventPriority);
+        return;
+    }
+    if (!m_wakePending.exchange(false, std::memory_order_acq_rel))
+        return; // the spare event of forceWake(): the wake was served already
     runSlice();
 }
 
@@ -223,7 +246,7 @@ bool LoopCore::runOnce()
             // Paused: nothing runs, but stop() must still end runForever().
             if (m_stopping && m_nested) {
                 m_stopping = false;
-                m_nested->exit(0);
+                std::exchange(m_nested, nullptr)->exit(0);
             }
             return false;
         }
@@ -267,7 +290,7 @@ bool LoopCore::runOnce()
     bool mayContinue = !m_paused && !m_stepActive && !m_stopping;
     if (m_stopping && m_nested) {
         m_stopping = false;
-        m_nested->exit(0);
+        std::exchange(m_nested, nullptr)->exit(0); // see onWakeEvent()
     }
     if (isClosed())
         return false;
@@ -442,7 +465,7 @@ void LoopCore::runOneStep()
     }
     if (m_stopping && m_nested) {
         m_stopping = false;
-        m_nested->exit(0);
+        std::exchange(m_nested, nullptr)->exit(0); // see onWakeEvent()
     }
     if (!isClosed() && m_stepActive)
         rearm(); // waiting for a timer or the inbox to bring the awaited event
@@ -712,7 +735,7 @@ void LoopCore::runForever()
     m_nested = &nested;
     ++m_runDepth;
     // Always run at least one iteration (stop() before runForever() means "one iteration").
-    requestWake();
+    forceWake();
     nested.exec();
     --m_runDepth;
     m_nested = nullptr;
@@ -725,7 +748,7 @@ void LoopCore::stop()
     // Called from a Qt slot (not a loop callback) while runForever() waits: make sure an
     // iteration comes to notice it.
     if (m_runDepth > 0 && !m_inIteration && !isClosed())
-        requestWake();
+        forceWake();
 }
 
 void LoopCore::close()

@@ -159,6 +159,7 @@ private:
     void reportIfSlow(const HandleBase &handle, Duration took) noexcept;
 
     void requestWake();
+    void forceWake(); // posts even when a wake event is already pending
     void armQtTimer(TimePoint deadline);
     //! An auto-advancing virtual clock may jump now: nothing ready, no executor job, and no
     //! Qt operation pending (or the clock's foreignWaitLimit() has passed).
