@@ -313,7 +313,9 @@ public:
     EventLoop &loop() const { return m_loop; }
     bool stopRequested() const { return m_stopRequested; }
 
-    //! Schedules every spawn with callLater; instances sharing a start time share a timer.
+    //! Spawns what starts at 0 ms at once, from the runner's first step (as a program's own
+    //! code calls createTask()), and schedules the rest with callLater; instances sharing a
+    //! start time share a timer.
     void start()
     {
         const std::weak_ptr<RunState> weak = weak_from_this();
@@ -326,6 +328,11 @@ public:
             for (int g = 0; g < groups; ++g) {
                 const int first = g;
                 const int last = spawn.intervalMs == 0 ? spawn.count : g + 1;
+                if (spawn.startDelayMs + qint64(g) * spawn.intervalMs == 0) {
+                    for (int i = first; i < last; ++i)
+                        spawnInstance(s, i);
+                    continue;
+                }
                 m_timers.push_back(
                         m_loop.callLater(milliseconds(spawn.startDelayMs + g * spawn.intervalMs),
                                          [weak, s, first, last] {
