@@ -19,10 +19,13 @@
 #include <loopscope/ui/loophost.h>
 #include <loopscope/ui/tracebatch.h>
 
+#include <QAbstractItemView>
 #include <QApplication>
 #include <QElapsedTimer>
 #include <QEvent>
 #include <QEventLoop>
+#include <QSettings>
+#include <QStyledItemDelegate>
 #include <QTimer>
 
 #include <cstdio>
@@ -147,6 +150,10 @@ int main(int argc, char **argv)
         qputenv("QT_QPA_PLATFORM", "offscreen");
     QApplication app(argc, argv);
     QApplication::setApplicationName(QStringLiteral("loopscope-bench"));
+    // The figures are for the default layout: a layout saved by an earlier run (a dock
+    // closed, another tab raised) would change what is painted. The window saves its layout
+    // when it closes, so start from nothing every time.
+    QSettings().clear();
 
     const std::int64_t rssBefore = bench::residentBytes();
     MainWindow window({ loopscope::ClockSpec::Mode::Scaled, 1.0 });
@@ -203,6 +210,44 @@ int main(int argc, char **argv)
     dropped = host->lastBatch().droppedEvents - droppedBefore;
     const std::int64_t rssAfter = bench::residentBytes();
 
+    // What one full repaint of each big view costs, in the state the run left (the loop
+    // keeps running; nothing is drained meanwhile): QWidget::grab() paints the widget and
+    // its children into a pixmap, as the backing store would.
+    struct ViewCost
+    {
+        const char *name;
+        double ms;
+    };
+    std::vector<ViewCost> viewCosts;
+    for (const char *name : { "taskTable", "loopView", "timelineView", "eventLog", "eventStream",
+                              "warningsPanel", "spawnPanel" }) {
+        QWidget *view = window.findChild<QWidget *>(QLatin1String(name));
+        if (!view || !view->isVisible())
+            continue;
+        constexpr int kRepeats = 20;
+        QElapsedTimer timer;
+        timer.start();
+        for (int i = 0; i < kRepeats; ++i)
+            (void)view->grab();
+        viewCosts.push_back({ name, double(timer.nsecsElapsed()) / 1e6 / kRepeats });
+        printFigure((std::string("paint_") + name).c_str(), viewCosts.back().ms, "ms", o);
+    }
+    // The same table painted by Qt's own item delegate, for comparison.
+    if (auto *table = window.findChild<QAbstractItemView *>(QStringLiteral("taskTable"))) {
+        QAbstractItemDelegate *ours = table->itemDelegate();
+        QStyledItemDelegate plain;
+        table->setItemDelegate(&plain);
+        constexpr int kRepeats = 20;
+        QElapsedTimer timer;
+        timer.start();
+        for (int i = 0; i < kRepeats; ++i)
+            (void)table->grab();
+        viewCosts.push_back({ "taskTable with QStyledItemDelegate",
+                              double(timer.nsecsElapsed()) / 1e6 / kRepeats });
+        printFigure("paint_taskTable_qt_delegate", viewCosts.back().ms, "ms", o);
+        table->setItemDelegate(ours);
+    }
+
     const double p50 = bench::median(tickMs);
     const double p99 = bench::quantile(tickMs, 0.99);
     double worst = 0;
@@ -233,6 +278,8 @@ int main(int argc, char **argv)
                 bench::quantile(modelMs, 0.99));
     std::printf("  of which repaint          %.2f / %.2f ms (p50 / p99)\n", bench::median(paintMs),
                 bench::quantile(paintMs, 0.99));
+    for (const ViewCost &cost : viewCosts)
+        std::printf("  one full paint of %-14s %6.2f ms\n", cost.name, cost.ms);
     std::printf("  widget paints             %llu inside the timed ticks, %llu outside\n",
                 static_cast<unsigned long long>(paints.inside),
                 static_cast<unsigned long long>(paints.outside));

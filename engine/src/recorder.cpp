@@ -140,6 +140,8 @@ struct TaskRecord
     //! When the task's next step was scheduled while a step ran (a yield, or an await of
     //! something already done); -1: not this step.
     std::int64_t scheduledDuringStep = -1;
+    //! Its slot in Private::liveOrder.
+    std::size_t orderSlot = 0;
 };
 
 struct UnawaitedFuture
@@ -199,7 +201,44 @@ public:
     {
         if (it->first == cachedId)
             cachedRecord = nullptr;
+        liveOrder[it->second.orderSlot] = nullptr;
+        ++liveOrderHoles;
         live.erase(it);
+    }
+    //! Adds a task to live (and to liveOrder); an id already there is replaced in place.
+    TaskRecord &insertLive(std::uint64_t id, TaskRecord rec)
+    {
+        const auto [it, inserted] = live.insert_or_assign(id, std::move(rec));
+        if (inserted) {
+            if (!liveOrder.empty()) {
+                const TaskRecord *lastAdded = nullptr;
+                for (auto back = liveOrder.rbegin(); back != liveOrder.rend() && !lastAdded; ++back)
+                    lastAdded = *back;
+                if (lastAdded && lastAdded->stats.id > id)
+                    liveOrderSorted = false; // attached late: seen out of creation order
+            }
+            it->second.orderSlot = liveOrder.size();
+            liveOrder.push_back(&it->second);
+        } else {
+            liveOrder[it->second.orderSlot] = &it->second;
+        }
+        return it->second;
+    }
+    //! liveOrder without holes, sorted by id (tasks() walks it instead of sorting live).
+    void tidyLiveOrder()
+    {
+        if (liveOrderHoles == 0 && liveOrderSorted)
+            return;
+        std::erase(liveOrder, nullptr);
+        if (!liveOrderSorted)
+            std::sort(liveOrder.begin(), liveOrder.end(),
+                      [](const TaskRecord *a, const TaskRecord *b) {
+                          return a->stats.id < b->stats.id;
+                      });
+        for (std::size_t i = 0; i < liveOrder.size(); ++i)
+            liveOrder[i]->orderSlot = i;
+        liveOrderHoles = 0;
+        liveOrderSorted = true;
     }
     //! False for events that change no aggregate: the loop thread skips the lock for them.
     static bool touchesAggregates(const TraceEvent &e)
@@ -242,6 +281,11 @@ public:
     // Aggregates: written by the loop thread, read by anyone, all under statsMutex.
     mutable std::mutex statsMutex;
     std::unordered_map<std::uint64_t, TaskRecord> live;
+    //! live's records in id order, with holes (nullptr) where tasks ended since the last
+    //! tidyLiveOrder(): node pointers survive rehashing.
+    std::vector<TaskRecord *> liveOrder;
+    std::size_t liveOrderHoles = 0;
+    bool liveOrderSorted = true;
     std::deque<TaskStats> finished;
     std::map<std::uint64_t, UnawaitedFuture> unawaited; // ordered: oldest evicted first
     LoopStats loop;
@@ -577,7 +621,7 @@ void TraceRecorder::Private::taskCreated(const TraceEvent &e, const RecordedEven
                             : detail::StringTable::formatLocation(e.location);
     s.createdNs = now;
     s.stateSinceNs = now;
-    live.insert_or_assign(e.id, std::move(rec));
+    insertLive(e.id, std::move(rec));
 }
 
 void TraceRecorder::Private::taskScheduled(std::uint64_t id, std::int64_t now)
@@ -621,7 +665,7 @@ void TraceRecorder::Private::stepBegin(const TraceEvent &e, std::int64_t now)
         fresh.stats.createdNs = now;
         fresh.stats.stateSinceNs = now;
         fresh.stats.state = TaskStats::State::Scheduled;
-        rec = &live.insert_or_assign(e.id, std::move(fresh)).first->second;
+        rec = &insertLive(e.id, std::move(fresh));
     }
     TaskStats &s = rec->stats;
     if (s.state == TaskStats::State::Scheduled || s.state == TaskStats::State::Created)
@@ -951,18 +995,12 @@ std::uint64_t TraceRecorder::droppedStrings() const
 std::vector<TaskStats> TraceRecorder::tasks() const
 {
     std::lock_guard lock(d->statsMutex);
-    // Sorted as pointers, copied once: moving 10,000 TaskStats around in a sort cost more
-    // than the copy itself.
-    std::vector<const TaskStats *> order;
-    order.reserve(d->live.size());
-    for (const auto &[id, rec] : d->live)
-        order.push_back(&rec.stats);
-    std::sort(order.begin(), order.end(),
-              [](const TaskStats *a, const TaskStats *b) { return a->id < b->id; });
+    // The id order is kept as tasks come and go: no sort of 10,000 tasks on every call.
+    d->tidyLiveOrder();
     std::vector<TaskStats> out;
     out.reserve(d->live.size() + d->finished.size());
-    for (const TaskStats *t : order)
-        out.push_back(*t);
+    for (const TaskRecord *rec : d->liveOrder)
+        out.push_back(rec->stats);
     out.insert(out.end(), d->finished.begin(), d->finished.end());
     return out;
 }

@@ -107,6 +107,7 @@ private Q_SLOTS:
     void taskStatesWhileRunning();
     void failedAndCancelledTasks();
     void recorderAttachedMidTaskTracksIt();
+    void liveTasksListedInIdOrderWhateverOrderTheyAppeared();
     void finishedTasksRetainedUpToLimit();
     void loopAggregates();
     void lintExceptionNeverRetrieved();
@@ -515,6 +516,53 @@ void tst_Recorder::recorderAttachedMidTaskTracksIt()
     QVERIFY(s.has_value());
     QCOMPARE(s->state, State::Finished);
     QCOMPARE(s->steps, 2u); // the step number the loop reported
+    loop.removeObserver(&rec);
+}
+
+void tst_Recorder::liveTasksListedInIdOrderWhateverOrderTheyAppeared()
+{
+    // Attached late, the recorder meets tasks at their next step: here in reverse id order
+    // (later ids wake first), after tasks created since. Some end in between; tasks() still
+    // lists the live ones by id, then the finished ones.
+    auto clock = std::make_shared<loopscope::VirtualClock>();
+    TraceRecorder rec(quietOptions());
+    EventLoop loop(clock);
+    const auto twoSleeps = [](Duration first) -> Coro<int> {
+        co_await loopscope::sleep(first);
+        co_await loopscope::sleep(1000ms);
+        co_return 0;
+    };
+    std::vector<loopscope::Task<int>> early;
+    for (int i = 0; i < 6; ++i) // task i wakes at 60 - 10 i ms: the last created first
+        early.push_back(loop.createTask(twoSleeps(std::chrono::milliseconds(60 - 10 * i))));
+    loop.runUntilComplete(sleeper(1ms, 0));
+    loop.addObserver(&rec);
+    std::vector<loopscope::Task<int>> late;
+    for (int i = 0; i < 6; ++i) // 10, 50, 90 ms: end early; the others stay
+        late.push_back(loop.createTask(
+                sleeper(i % 2 ? 1000ms : std::chrono::milliseconds(10 + 20 * i), i)));
+    loop.runUntilComplete(sleeper(100ms, 0));
+    std::vector<std::uint64_t> expected;
+    for (const auto &t : early)
+        expected.push_back(t.taskId());
+    for (int i : { 1, 3, 5 })
+        expected.push_back(late[std::size_t(i)].taskId());
+    std::sort(expected.begin(), expected.end());
+    const auto liveIds = [&rec] {
+        std::vector<std::uint64_t> ids;
+        for (const TaskStats &t : rec.tasks())
+            if (!t.isDone())
+                ids.push_back(t.id);
+        return ids;
+    };
+    QCOMPARE(liveIds(), expected);
+    // More come and go: still in order.
+    auto extra = loop.createTask(sleeper(1ms, 7));
+    loop.runUntilComplete(extra);
+    QCOMPARE(liveIds(), expected);
+    for (auto &t : early)
+        t.cancel();
+    loop.runUntilComplete(sleeper(1ms, 0));
     loop.removeObserver(&rec);
 }
 

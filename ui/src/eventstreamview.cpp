@@ -1,5 +1,6 @@
 #include "loopscope/ui/eventstreamview.h"
 
+#include "loopscope/ui/textcelldelegate.h"
 #include "loopscope/ui/tracebatch.h"
 
 #include <loopscope/handle.h>
@@ -421,6 +422,7 @@ EventStreamView::EventStreamView(QWidget *parent) : QWidget(parent)
     m_table = new QTableView;
     m_table->setObjectName(QStringLiteral("eventTable"));
     m_table->setModel(m_filter);
+    m_table->setItemDelegate(new TextCellDelegate(m_table)); // new rows arrive on every tick
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_table->setWordWrap(false);
     m_table->verticalHeader()->hide();

@@ -1,6 +1,7 @@
 #include "loopscope/ui/loopview.h"
 
 #include "loopscope/ui/loopstatemodel.h"
+#include "statictextcache.h"
 
 #include <QMouseEvent>
 #include <QPainter>
@@ -119,7 +120,7 @@ struct LoopView::Layout
     QRect executor;
 };
 
-LoopView::LoopView(QWidget *parent) : QWidget(parent)
+LoopView::LoopView(QWidget *parent) : QWidget(parent), m_text(std::make_unique<StaticTextCache>())
 {
     setAttribute(Qt::WA_OpaquePaintEvent);
     m_fade.setInterval(33);
@@ -129,6 +130,8 @@ LoopView::LoopView(QWidget *parent) : QWidget(parent)
         update();
     });
 }
+
+LoopView::~LoopView() = default;
 
 void LoopView::setModel(const LoopStateModel *model)
 {
@@ -219,8 +222,8 @@ void LoopView::paintEvent(QPaintEvent *)
         p.drawRoundedRect(r, 6, 6);
         p.setFont(titleFont);
         p.setPen(text);
-        p.drawText(r.adjusted(8, 2, -8, 0).topLeft() + QPoint(0, kTitleHeight - 6),
-                   p.fontMetrics().elidedText(title, Qt::ElideRight, r.width() - 16));
+        m_text->draw(p, QRect(r.left() + 8, r.top() + 2, r.width() - 16, kTitleHeight - 4),
+                     Qt::AlignLeft | Qt::AlignVCenter, title);
         p.setFont(font());
         return r.adjusted(8, kTitleHeight + 2, -8, -6);
     };
@@ -247,9 +250,7 @@ void LoopView::paintEvent(QPaintEvent *)
             p.setBrush(current ? accent.lighter(185) : panel);
             p.drawRoundedRect(pill, 15, 15);
             p.setPen(current ? QColor(Qt::black) : dim);
-            p.drawText(pill, Qt::AlignCenter,
-                       p.fontMetrics().elidedText(QString::fromLatin1(loopPhaseName(phase)),
-                                                  Qt::ElideRight, pill.width() - 8));
+            m_text->draw(p, pill, Qt::AlignCenter, QString::fromLatin1(loopPhaseName(phase)));
             if (!previousEnd.isNull()) {
                 p.setPen(QPen(dim, 1.5));
                 drawArrow(p, previousEnd, QPoint(pill.left() - 2, pill.center().y()));
@@ -300,13 +301,13 @@ void LoopView::paintEvent(QPaintEvent *)
             p.drawRoundedRect(box, 4, 4);
             p.setPen(Qt::black);
             const QRect labelRect = box.adjusted(5, 2, -5, -kBoxHeight / 2);
-            p.drawText(labelRect, Qt::AlignLeft | Qt::AlignVCenter,
-                       p.fontMetrics().elidedText(c.label.isEmpty() ? tr("(callback)") : c.label,
-                                                  Qt::ElideRight, labelRect.width()));
+            m_text->draw(p, labelRect, Qt::AlignLeft | Qt::AlignVCenter,
+                         c.label.isEmpty() ? tr("(callback)") : c.label);
             p.setFont(smallFont);
             p.setPen(QColor(0x37, 0x41, 0x51));
-            p.drawText(box.adjusted(5, kBoxHeight / 2, -5, -2), Qt::AlignLeft | Qt::AlignVCenter,
-                       QStringLiteral("%1. %2").arg(i + 1).arg(kindLabel(c.kind)));
+            m_text->draw(p, box.adjusted(5, kBoxHeight / 2, -5, -2),
+                         Qt::AlignLeft | Qt::AlignVCenter,
+                         QStringLiteral("%1. %2").arg(i + 1).arg(kindLabel(c.kind)));
             p.setFont(font());
             if (c.task)
                 m_taskBoxes.emplace_back(box, c.task);
@@ -340,8 +341,7 @@ void LoopView::paintEvent(QPaintEvent *)
             p.setBrush(color.lighter(160));
             p.drawRoundedRect(box, 5, 5);
             p.setPen(Qt::black);
-            p.drawText(box.adjusted(8, 4, -8, -4), Qt::AlignLeft | Qt::AlignTop,
-                       p.fontMetrics().elidedText(c->label, Qt::ElideRight, box.width() - 16));
+            m_text->draw(p, box.adjusted(8, 4, -8, -4), Qt::AlignLeft | Qt::AlignTop, c->label);
             const QString since = m.blockedFor().count() > 0
                     ? tr("%1, blocking the loop for %2 (real time)")
                               .arg(kindLabel(c->kind),
@@ -374,11 +374,9 @@ void LoopView::paintEvent(QPaintEvent *)
         for (const auto &t : timers) {
             const QRect row(inner.left(), y, inner.width(), kRowHeight - 3);
             p.setPen(text);
-            p.drawText(QRect(row.left(), row.top(), labelWidth - 6, row.height()),
-                       Qt::AlignLeft | Qt::AlignVCenter,
-                       p.fontMetrics().elidedText(t.label.isEmpty() ? tr("timer #%1").arg(t.handle)
-                                                                    : t.label,
-                                                  Qt::ElideRight, labelWidth - 6));
+            m_text->draw(p, QRect(row.left(), row.top(), labelWidth - 6, row.height()),
+                         Qt::AlignLeft | Qt::AlignVCenter,
+                         t.label.isEmpty() ? tr("timer #%1").arg(t.handle) : t.label);
             const QRect bar(row.left() + labelWidth, row.top() + 3, row.width() - labelWidth - 90,
                             row.height() - 6);
             const std::int64_t left = t.deadlineNs - m.nowNs();
@@ -428,8 +426,8 @@ void LoopView::paintEvent(QPaintEvent *)
                 break;
             const QRect row(inner.left(), y, inner.width(), kRowHeight - 3);
             p.setPen(text);
-            p.drawText(QRect(row.left(), row.top(), 70, row.height()),
-                       Qt::AlignLeft | Qt::AlignVCenter, tr("worker %1").arg(++lane));
+            m_text->draw(p, QRect(row.left(), row.top(), 70, row.height()),
+                         Qt::AlignLeft | Qt::AlignVCenter, tr("worker %1").arg(++lane));
             const QRect job(row.left() + 72, row.top() + 1, row.width() - 72, row.height() - 2);
             const auto it = m.workers().find(thread);
             if (it != m.workers().end()) {
@@ -443,7 +441,8 @@ void LoopView::paintEvent(QPaintEvent *)
                                    .arg(formatDuration(m.nowNs() - it->second.startedNs)));
             } else {
                 p.setPen(dim);
-                p.drawText(job.adjusted(4, 0, -4, 0), Qt::AlignLeft | Qt::AlignVCenter, tr("idle"));
+                m_text->draw(p, job.adjusted(4, 0, -4, 0), Qt::AlignLeft | Qt::AlignVCenter,
+                             tr("idle"));
             }
             y += kRowHeight;
         }

@@ -1,6 +1,7 @@
 #include <loopscope/ui/tasktablemodel.h>
 
 #include <loopscope/recorder.h>
+#include <loopscope/ui/textcelldelegate.h>
 #include <loopscope/ui/tracebatch.h>
 
 #include <QHeaderView>
@@ -512,6 +513,7 @@ void setUpTaskTableView(QTableView *table, QAbstractItemModel *model, int idWidt
                         int stateWidth, int awaitingWidth)
 {
     table->setModel(model);
+    table->setItemDelegate(new TextCellDelegate(table)); // the style's own is too slow here
     table->setSortingEnabled(true);
     table->sortByColumn(TaskTableModel::IdColumn, Qt::AscendingOrder);
     table->setSelectionBehavior(QAbstractItemView::SelectRows);

@@ -197,7 +197,7 @@ public:
 
     // Options.
     std::int64_t slowThreshold = 100'000'000;
-    std::size_t maxItems = 2'000'000;
+    std::size_t maxItems = 1'000'000;
     std::int64_t retention = -1;
 
     LaneData loop;

@@ -1,6 +1,7 @@
 #include "loopscope/ui/timelineview.h"
 
 #include "loopscope/ui/timelinemodel.h"
+#include "statictextcache.h"
 
 #include <loopscope/handle.h>
 #include <loopscope/observer.h>
@@ -131,7 +132,8 @@ QString TimelineView::formatDuration(double ns)
     return QString::number(ns, 'g', 4) + QStringLiteral(" ns");
 }
 
-TimelineView::TimelineView(QWidget *parent) : QAbstractScrollArea(parent)
+TimelineView::TimelineView(QWidget *parent)
+    : QAbstractScrollArea(parent), m_text(std::make_unique<StaticTextCache>())
 {
     setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOn);
     setVerticalScrollBarPolicy(Qt::ScrollBarAsNeeded);
@@ -616,7 +618,6 @@ void TimelineView::paintLanes(QPainter &p, const QRect &)
     // The label column, over anything that spilled into it.
     p.setClipRect(QRect(0, top, m_labelWidth, rowsHeight()));
     p.fillRect(QRect(0, top, m_labelWidth, rowsHeight()), palette().window());
-    const QFontMetrics fm = fontMetrics();
     for (int lane = first; lane <= last; ++lane) {
         const int y = top + lane * m_rowHeight - scroll;
         const TimelineLane &l = m_model->lane(lane);
@@ -638,8 +639,8 @@ void TimelineView::paintLanes(QPainter &p, const QRect &)
         if (l.kind == LaneKind::Task && l.id == m_selectedTask)
             p.fillRect(QRect(0, y, m_labelWidth, m_rowHeight), QColor(0x30, 0x70, 0xe0, 40));
         p.setPen(color);
-        p.drawText(QRect(6, y, m_labelWidth - 10, m_rowHeight), Qt::AlignVCenter | Qt::AlignLeft,
-                   fm.elidedText(text, Qt::ElideMiddle, m_labelWidth - 10));
+        m_text->draw(p, QRect(6, y, m_labelWidth - 10, m_rowHeight),
+                     Qt::AlignVCenter | Qt::AlignLeft, text, Qt::ElideMiddle);
         p.setFont(font());
     }
     p.setPen(palette().mid().color());
@@ -744,15 +745,16 @@ void TimelineView::paintLegend(QPainter &p)
             { kSlowColor, "\xe2\x96\xbc slow" },
             { kPausedColor, "loop paused" },
     } };
-    const QFontMetrics fm = fontMetrics();
     int x = 6;
     for (const Entry &e : entries) {
         const QString name = QString::fromUtf8(e.name);
         p.fillRect(QRect(x, area.top() + (h - 10) / 2, 10, 10), e.color);
         x += 14;
         p.setPen(palette().windowText().color());
-        p.drawText(QRect(x, area.top(), fm.horizontalAdvance(name) + 2, h), Qt::AlignVCenter, name);
-        x += fm.horizontalAdvance(name) + 12;
+        const QStaticText &shaped = m_text->get(name, area.width(), p.font());
+        const int nameWidth = int(std::ceil(shaped.size().width()));
+        m_text->draw(p, QRect(x, area.top(), nameWidth + 2, h), Qt::AlignVCenter, name);
+        x += nameWidth + 12;
         if (x > area.right())
             break;
     }

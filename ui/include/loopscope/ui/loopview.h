@@ -9,10 +9,12 @@
 #include <QWidget>
 
 #include <cstdint>
+#include <memory>
 
 namespace loopscope::ui {
 
 class LoopStateModel;
+class StaticTextCache;
 
 class LoopView : public QWidget
 {
@@ -20,6 +22,7 @@ class LoopView : public QWidget
 
 public:
     explicit LoopView(QWidget *parent = nullptr);
+    ~LoopView() override;
 
     //! The state to paint (not owned; may be null).
     void setModel(const LoopStateModel *model);
@@ -71,6 +74,8 @@ private:
     QTimer m_fade; //!< repaints while wake-up arrows fade out
     QElapsedTimer m_sinceUpdate;
     std::uint64_t m_lastWakeupTime = 0;
+    //! Labels shaped once, drawn from then on (30 Hz repaints, mostly the same labels).
+    std::unique_ptr<StaticTextCache> m_text;
 };
 
 } // namespace loopscope::ui

@@ -175,7 +175,7 @@ public:
     //! (default 100 ms, as the loop's slowCallbackDuration).
     void setSlowCallbackThreshold(std::int64_t ns);
     std::int64_t slowCallbackThreshold() const noexcept;
-    //! The most segments + markers + wake-ups kept (default 2,000,000; at least 1,000).
+    //! The most segments + markers + wake-ups kept (default 1,000,000, about 50-100 MB; at least 1,000).
     void setMaxItems(std::size_t items);
     std::size_t maxItems() const noexcept;
     //! Finished task lanes disappear this long (loop time) after they ended; negative: keep

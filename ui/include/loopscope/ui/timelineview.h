@@ -7,9 +7,11 @@
 #include <QPoint>
 
 #include <cstdint>
+#include <memory>
 
 namespace loopscope::ui {
 
+class StaticTextCache;
 class TimelineModel;
 
 /*!
@@ -164,6 +166,8 @@ private:
 
     //! The ruler is redrawn only when the range or size changes.
     QPixmap m_axisCache;
+    //! Lane labels and the legend, shaped once (they repaint at 30 Hz).
+    std::unique_ptr<StaticTextCache> m_text;
     double m_axisCacheStart = -1;
     double m_axisCacheScale = -1;
     int m_axisCacheWidth = -1;
