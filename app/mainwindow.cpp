@@ -206,11 +206,14 @@ MainWindow::MainWindow(const ClockSpec &clock, QWidget *parent) : QMainWindow(pa
     connect(m_host, &LoopHost::messageLogged, this,
             [this](const QString &message) { logLine(message); });
     connect(m_host, &LoopHost::printed, this,
-            [this](const QString &line) { logLine(tr("print: %1").arg(line)); });
-    connect(m_host, &LoopHost::scenarioFinished, this, [this](const QString &summary) {
-        logLine(tr("scenario finished: %1").arg(summary));
-        statusBar()->showMessage(tr("Scenario finished: %1").arg(summary), 5000);
-    });
+            [this](const QString &line, qint64 loopNs, quint64 sequence) {
+                logInTraceOrder(tr("print: %1").arg(line), loopNs, sequence);
+            });
+    connect(m_host, &LoopHost::scenarioFinished, this,
+            [this](const QString &summary, qint64 loopNs, quint64 sequence) {
+                logInTraceOrder(tr("scenario finished: %1").arg(summary), loopNs, sequence);
+                statusBar()->showMessage(tr("Scenario finished: %1").arg(summary), 5000);
+            });
     connect(m_host, &LoopHost::resultsKnown, this, [this](const QHash<quint64, QString> &results) {
         m_liveResults.insert(results);
         if (!m_replaying)
@@ -527,6 +530,32 @@ void MainWindow::logLine(const QString &text, std::int64_t loopNs)
     m_log->appendLine(QStringLiteral("[%1 s] ").arg(double(ns) / 1e9, 9, 'f', 3) + text);
 }
 
+void MainWindow::logInTraceOrder(const QString &text, std::int64_t loopNs, std::uint64_t sequence)
+{
+    // Its events before it are logged already (the current loop's trace was drained past
+    // them): now. Otherwise when the batch that brings them is logged.
+    const int generation = m_host->generation();
+    const loopscope::ui::TraceBatch &last = m_host->lastBatch();
+    if (m_pendingLines.empty() && last.generation == generation
+        && last.producedEvents >= sequence) {
+        logLine(text, loopNs);
+        return;
+    }
+    m_pendingLines.push_back({ generation, sequence, loopNs, text });
+}
+
+void MainWindow::flushPendingLines(int generation, std::uint64_t beforeSequence)
+{
+    std::size_t n = 0;
+    while (n < m_pendingLines.size()
+           && (m_pendingLines[n].generation < generation
+               || m_pendingLines[n].sequence <= beforeSequence)) {
+        logLine(m_pendingLines[n].text, m_pendingLines[n].loopNs);
+        ++n;
+    }
+    m_pendingLines.erase(m_pendingLines.begin(), m_pendingLines.begin() + std::ptrdiff_t(n));
+}
+
 void MainWindow::onBatch(const loopscope::ui::TraceBatch &batch)
 {
     using loopscope::TraceEventKind;
@@ -551,6 +580,9 @@ void MainWindow::onBatch(const loopscope::ui::TraceBatch &batch)
     int logged = 0;
     int skipped = 0;
     for (const loopscope::RecordedEvent &e : batch.events) {
+        // Lines printed before this event (their sequence is the count of events then).
+        if (!m_pendingLines.empty())
+            flushPendingLines(batch.generation, e.sequence);
         QString line;
         switch (e.kind) {
         case TraceEventKind::TaskCreated:
@@ -584,6 +616,7 @@ void MainWindow::onBatch(const loopscope::ui::TraceBatch &batch)
     }
     if (skipped > 0)
         logLine(tr("… and %1 more task events").arg(skipped));
+    flushPendingLines(batch.generation, batch.producedEvents);
 
     const loopscope::LoopStats &s = batch.stats;
     if (s.lastEventNs >= 0)
@@ -611,7 +644,22 @@ void MainWindow::onBlocked(qint64 ms)
 {
     if (ms <= 0) {
         m_blockedBanner->hide();
+        m_blockStartNs = -1;
         return;
+    }
+    // The blocking callback reports nothing until it returns: let the timeline's open
+    // segments (that callback on the loop lane, the waits) grow with the time that passes.
+    // Only where loop time follows real time; a virtual clock stands still meanwhile.
+    const ClockSpec clock = m_host->clock();
+    if (clock.mode != ClockSpec::Mode::Virtual) {
+        if (m_blockStartNs < 0)
+            m_blockStartNs = m_timeline->latestTime();
+        const double scale = clock.mode == ClockSpec::Mode::Scaled ? clock.scale : 1.0;
+        const std::int64_t now = m_blockStartNs + std::int64_t(double(ms) * 1e6 * scale);
+        m_timeline->extendTo(now);
+        m_timelineView->modelUpdated();
+        m_loopState->extendTo(now);
+        m_loopView->update();
     }
     QString where;
     if (const std::uint64_t task = m_host->blockedTask()) {

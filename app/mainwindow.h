@@ -156,6 +156,12 @@ private:
     void onScenarioPicked(int index);
     void showError(const QString &text);
     void logLine(const QString &text, std::int64_t loopNs = -1);
+    //! Logs \a text where it happened in the trace: after its first \a sequence events,
+    //! which may not be drained (and logged) yet.
+    void logInTraceOrder(const QString &text, std::int64_t loopNs, std::uint64_t sequence);
+    //! Logs the pending lines of loops before \a generation, and those of \a generation
+    //! printed after at most \a beforeSequence events.
+    void flushPendingLines(int generation, std::uint64_t beforeSequence);
     void updateControls();
     std::vector<std::uint64_t> selectedTaskIds() const;
     //! Selects \a taskId's row in the table (clearing the range filter if it hides it).
@@ -218,6 +224,15 @@ private:
     bool m_paused = false; //!< what the controls show; follows the loop's own pauses too
     bool m_loopPaused = false; //!< LoopStats::paused at the last tick
     std::int64_t m_loopNowNs = 0; //!< the loop time of the last event seen
+    struct PendingLine
+    {
+        int generation;
+        std::uint64_t sequence;
+        std::int64_t loopNs;
+        QString text;
+    };
+    std::vector<PendingLine> m_pendingLines; //!< see logInTraceOrder()
+    std::int64_t m_blockStartNs = -1; //!< timeline time the current block began, -1: none
     //! A started scenario's title lines, logged when its fresh loop (this generation) is up.
     QStringList m_pendingHeader;
     int m_pendingHeaderGeneration = 0;

@@ -33,6 +33,7 @@
 #include <QSpinBox>
 #include <QTableView>
 #include <QTemporaryDir>
+#include <QRegularExpression>
 #include <QTest>
 #include <QTimer>
 #include <QToolBar>
@@ -73,7 +74,9 @@ private Q_SLOTS:
     void timeScaleSliderChangesTheClock();
     void exportWritesAChromeTrace();
     void badScenarioFileIsExplainedAndNothingIsLost();
+    void printedLinesAreLoggedInTraceOrder();
     void blockedLoopShowsTheBanner();
+    void blockedLoopTimelineAndTimersMoveOn();
     void closingWithRunningTasksIsSafe();
     void tenThousandTasksTickStaysShort();
     void timelineAndLoopViewFollowTheLoop();
@@ -527,6 +530,33 @@ void tst_MainWindow::badScenarioFileIsExplainedAndNothingIsLost()
     QTRY_COMPARE(stateOf(QStringLiteral("oops")), QStringLiteral("failed"));
 }
 
+void tst_MainWindow::printedLinesAreLoggedInTraceOrder()
+{
+    // The seed example prints from the task's done-callback, after the task finished one
+    // (virtual) second in. The printed line overtakes the tick that drains the task's end:
+    // the log must still read in the order things happened, with the print's own time.
+    QVERIFY(makeWindow(Virtual));
+    auto *picker = m_window->findChild<QComboBox *>(QStringLiteral("scenarioPicker"));
+    QVERIFY(picker);
+    const int index = picker->findData(QStringLiteral("seed_run_until_complete"));
+    QVERIFY(index >= 0);
+    picker->setCurrentIndex(index - 1);
+    QTest::keyClick(picker, Qt::Key_Down); // picks it, as a user would with the keyboard
+    const auto log = [this] { return m_window->log()->toPlainText(); };
+    QTRY_VERIFY2(log().contains(QLatin1String("scenario finished")), qPrintable(log()));
+    const QString text = log();
+    const qsizetype done = text.indexOf(QLatin1String("slowOperation")) < 0
+            ? -1
+            : text.indexOf(QRegularExpression(QStringLiteral("task \\d+ done: finished")));
+    const qsizetype printed = text.indexOf(QLatin1String("print: Future is done!"));
+    const qsizetype finished = text.indexOf(QLatin1String("scenario finished"));
+    QVERIFY2(done >= 0 && printed > done && finished > printed, qPrintable(text));
+    // Stamped with the loop time it was printed at: the task's sleep of one second.
+    const QString printLine = text.mid(text.lastIndexOf(QLatin1Char('\n'), printed) + 1,
+                                       printed - text.lastIndexOf(QLatin1Char('\n'), printed));
+    QVERIFY2(printLine.contains(QLatin1String("1.0")), qPrintable(printLine));
+}
+
 void tst_MainWindow::blockedLoopShowsTheBanner()
 {
     QVERIFY(makeWindow(Virtual));
@@ -539,6 +569,30 @@ void tst_MainWindow::blockedLoopShowsTheBanner()
              qPrintable(banner->text()));
     QTRY_VERIFY(!banner->isVisible());
     QTRY_COMPARE(stateOf(QStringLiteral("blocker")), QStringLiteral("finished"));
+}
+
+void tst_MainWindow::blockedLoopTimelineAndTimersMoveOn()
+{
+    // On the real clock, while one callback blocks the loop (and reports nothing), the
+    // timeline's open segments grow with the time that passes and the timers held up show
+    // up late, instead of the picture freezing at the callback's start.
+    QVERIFY(makeWindow(Real));
+    spawnFromPanel(QStringLiteral("sleep"), QStringLiteral("nap"), 1, QStringLiteral("delayMs"),
+                   200);
+    QTRY_COMPARE(stateOf(QStringLiteral("nap")), QStringLiteral("waiting"));
+    spawnFromPanel(QStringLiteral("blockingCallback"), QStringLiteral("blocker"), 1,
+                   QStringLiteral("blockMs"), 1500);
+    QLabel *banner = m_window->blockedBanner();
+    QTRY_VERIFY(banner->isVisible());
+    const std::int64_t atFirstReport = m_window->timelineModel()->latestTime();
+    QTRY_VERIFY(banner->isVisible()
+                && m_window->timelineModel()->latestTime() > atFirstReport + 300'000'000);
+    const loopscope::ui::LoopStateModel *state = m_window->loopState();
+    const auto timers = state->timersByDeadline(1);
+    QVERIFY(!timers.empty());
+    QVERIFY2(timers.front().deadlineNs < state->nowNs(), "the nap's timer shows as late");
+    QTRY_VERIFY(!banner->isVisible());
+    QTRY_COMPARE(stateOf(QStringLiteral("nap")), QStringLiteral("finished"));
 }
 
 void tst_MainWindow::closingWithRunningTasksIsSafe()

@@ -216,14 +216,19 @@ void LoopView::paintEvent(QPaintEvent *)
     QFont smallFont = font();
     smallFont.setPointSizeF(std::max(6.0, font().pointSizeF() * 0.85));
 
-    auto panelFrame = [&](const QRect &r, const QString &title) {
+    // A panel's title says what it shows and how to read it; in a narrow dock the short
+    // form (name and count) is shown rather than a cut-off sentence.
+    auto panelFrame = [&](const QRect &r, const QString &title, const QString &shortTitle) {
         p.setPen(QPen(pal.color(QPalette::Mid), 1));
         p.setBrush(panel);
         p.drawRoundedRect(r, 6, 6);
         p.setFont(titleFont);
         p.setPen(text);
-        m_text->draw(p, QRect(r.left() + 8, r.top() + 2, r.width() - 16, kTitleHeight - 4),
-                     Qt::AlignLeft | Qt::AlignVCenter, title);
+        const QRect titleRect(r.left() + 8, r.top() + 2, r.width() - 16, kTitleHeight - 4);
+        constexpr int kUnbounded = 1 << 20; // measured whole, not elided
+        const bool fits =
+                m_text->get(title, kUnbounded, titleFont).size().width() <= titleRect.width();
+        m_text->draw(p, titleRect, Qt::AlignLeft | Qt::AlignVCenter, fits ? title : shortTitle);
         p.setFont(font());
         return r.adjusted(8, kTitleHeight + 2, -8, -6);
     };
@@ -284,7 +289,8 @@ void LoopView::paintEvent(QPaintEvent *)
     {
         const auto &ready = m.ready();
         const QRect inner = panelFrame(
-                l.ready, tr("Ready queue — %L1 callback(s), run in this order").arg(ready.size()));
+                l.ready, tr("Ready queue — %L1 callback(s), run in this order").arg(ready.size()),
+                tr("Ready queue — %L1").arg(ready.size()));
         const int perRow = std::max(1, (inner.width() + kGap) / (kBoxWidth + kGap));
         const int rows = std::max(1, (inner.height() + kGap) / (kBoxHeight + kGap));
         const int capacity = std::min(m_maxReadyBoxes, perRow * rows);
@@ -333,7 +339,7 @@ void LoopView::paintEvent(QPaintEvent *)
 
     // --- the running callback -------------------------------------------------------------------
     {
-        const QRect inner = panelFrame(l.running, tr("Running now"));
+        const QRect inner = panelFrame(l.running, tr("Running now"), tr("Running now"));
         if (const auto *c = m.running()) {
             const QRect box = inner.adjusted(0, 0, 0, -std::max(0, inner.height() - 80));
             const QColor color = kindColor(c->kind);
@@ -363,7 +369,8 @@ void LoopView::paintEvent(QPaintEvent *)
     {
         const QRect inner = panelFrame(
                 l.timers,
-                tr("Timer heap — %L1 pending, earliest deadline first").arg(m.timerCount()));
+                tr("Timer heap — %L1 pending, earliest deadline first").arg(m.timerCount()),
+                tr("Timers — %L1").arg(m.timerCount()));
         const int rows = std::max(1, std::min(m_maxTimerRows, inner.height() / kRowHeight));
         const auto timers = m.timersByDeadline(std::size_t(rows));
         std::int64_t horizon = 1;
@@ -418,7 +425,8 @@ void LoopView::paintEvent(QPaintEvent *)
     // --- executor workers -----------------------------------------------------------------------
     {
         const QRect inner =
-                panelFrame(l.executor, tr("Executor — %1 job(s) queued").arg(m.queuedJobs()));
+                panelFrame(l.executor, tr("Executor — %1 job(s) queued").arg(m.queuedJobs()),
+                           tr("Executor — %1 queued").arg(m.queuedJobs()));
         int y = inner.top();
         int lane = 0;
         for (const std::uint64_t thread : m.workerThreads()) {

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <chrono>
 #include <exception>
+#include <utility>
 
 namespace loopscope::ui {
 
@@ -189,13 +190,26 @@ void LoopWorker::runScenario(const Scenario &scenario)
         // Drop the runs that ended; their outcome went to the host already.
         std::erase_if(m_runs, [](const Task<ScenarioOutcome> &run) { return run.done(); });
         LoopHost *host = m_host;
+        // Where in the loop's time and trace a line was printed (called on the loop thread,
+        // while the loop runs).
+        const auto place = [loop = m_loop.get(), recorder = m_recorder] {
+            return std::pair<qint64, quint64>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                      loop->time().time_since_epoch())
+                                                      .count(),
+                                              recorder->producedEvents());
+        };
         ScenarioHooks hooks;
-        hooks.print = [host](const QString &line) {
+        hooks.print = [host, place](const QString &line) {
+            const auto [ns, sequence] = place();
             QMetaObject::invokeMethod(
-                    host, [host, line] { Q_EMIT host->printed(line); }, Qt::QueuedConnection);
+                    host,
+                    [host, line, ns = ns, sequence = sequence] {
+                        Q_EMIT host->printed(line, ns, sequence);
+                    },
+                    Qt::QueuedConnection);
         };
         Task<ScenarioOutcome> run = loopscope::runScenario(*m_loop, scenario, std::move(hooks));
-        run.addDoneCallback([host](Future<ScenarioOutcome> f) {
+        run.addDoneCallback([host, place](Future<ScenarioOutcome> f) {
             QString summary;
             try {
                 const ScenarioOutcome &outcome = f.result();
@@ -213,8 +227,12 @@ void LoopWorker::runScenario(const Scenario &scenario)
             } catch (const std::exception &e) {
                 summary = QStringLiteral("failed: ") + QString::fromUtf8(e.what());
             }
+            const auto [ns, sequence] = place();
             QMetaObject::invokeMethod(
-                    host, [host, summary] { Q_EMIT host->scenarioFinished(summary); },
+                    host,
+                    [host, summary, ns = ns, sequence = sequence] {
+                        Q_EMIT host->scenarioFinished(summary, ns, sequence);
+                    },
                     Qt::QueuedConnection);
         });
         m_runs.push_back(std::move(run));

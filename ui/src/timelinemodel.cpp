@@ -852,6 +852,11 @@ std::int64_t TimelineModel::latestTime() const noexcept
     return d->latest;
 }
 
+void TimelineModel::extendTo(std::int64_t ns) noexcept
+{
+    d->latest = std::max(d->latest, ns);
+}
+
 bool TimelineModel::isEmpty() const noexcept
 {
     return !d->haveSequence;

@@ -177,10 +177,16 @@ Q_SIGNALS:
     //! What the loop's exception handler was told, and commands that failed (e.g. step()
     //! while not paused), one line each.
     void messageLogged(const QString &message);
-    //! A scenario's print() (the seeds' "Future is done!").
-    void printed(const QString &line);
-    //! A scenario started with runScenario() or spawn() ended: its summary line.
-    void scenarioFinished(const QString &summary);
+    /*!
+     * A scenario's print() (the seeds' "Future is done!"), at loop time \a loopNs, after the
+     * trace's first \a sequence events (TraceRecorder::producedEvents() then): these signals
+     * can overtake the tick that drains the events before them, so a log places the line by
+     * \a sequence.
+     */
+    void printed(const QString &line, qint64 loopNs, quint64 sequence);
+    //! A scenario started with runScenario() or spawn() ended: its summary line (\a loopNs
+    //! and \a sequence as for printed()).
+    void scenarioFinished(const QString &summary, qint64 loopNs, quint64 sequence);
     /*!
      * A scenario run ended: what each of its tasks returned, raised or was cancelled with,
      * by task id. The trace only carries errors and cancel messages; return values come

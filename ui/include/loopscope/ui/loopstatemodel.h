@@ -9,6 +9,7 @@
 #include <QString>
 
 #include <chrono>
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -88,6 +89,9 @@ public:
     LoopPhase phase() const { return m_phase; }
     std::uint64_t iteration() const { return m_iteration; }
     std::int64_t nowNs() const { return m_nowNs; }
+    //! Moves nowNs() forward (never back) with no event, e.g. while one callback blocks the
+    //! loop and reports nothing: the timers it holds up show how late they are getting.
+    void extendTo(std::int64_t ns) { m_nowNs = std::max(m_nowNs, ns); }
     bool paused() const { return m_paused; }
     //! Real time the loop has been stuck in the running callback (TraceBatch::blockedFor).
     std::chrono::milliseconds blockedFor() const { return m_blockedFor; }

@@ -203,8 +203,14 @@ public:
 
     //! The earliest time still covered: the first event, or later once history was trimmed.
     std::int64_t historyStart() const noexcept;
-    //! The time of the latest event ingested (0 before any).
+    //! The time of the latest event ingested (0 before any), or later after extendTo().
     std::int64_t latestTime() const noexcept;
+    /*!
+     * Moves latestTime() forward to \a ns (never back) with no event: what is still open
+     * (the callback running, the waits) grows to it. For a loop blocked in one long
+     * callback, which reports nothing until the callback returns.
+     */
+    void extendTo(std::int64_t ns) noexcept;
     bool isEmpty() const noexcept;
 
     // --- queries (binary searches on the sorted arrays) ---------------------------------
