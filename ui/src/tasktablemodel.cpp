@@ -387,6 +387,8 @@ void TaskTableModel::applyBatch(const TraceBatch &batch)
         }
         Row &row = m_rows[std::size_t(r)];
         row.seenTick = m_tick;
+        if (row.task.isDone() && t.isDone())
+            continue; // an ended task changes no more (thousands of them on every tick)
         if (!sameForTable(row.task, t)) {
             row.task = t;
             changed.push_back(r);
