@@ -14,11 +14,11 @@ const char *loopPhaseName(LoopPhase phase)
 {
     switch (phase) {
     case LoopPhase::Idle:
-        return "waiting for Qt";
+        return "wait for Qt";
     case LoopPhase::ExpireTimers:
         return "expire timers";
     case LoopPhase::RunReady:
-        return "run ready callbacks";
+        return "run callbacks";
     }
     return "?";
 }
