@@ -127,6 +127,10 @@ LoopView::LoopView(QWidget *parent) : QWidget(parent), m_text(std::make_unique<S
     connect(&m_fade, &QTimer::timeout, this, [this] {
         if (m_sinceUpdate.elapsed() > kFadeMs)
             m_fade.stop();
+        // The arrows fade between ticks; while ticks repaint the view anyway, a second paint
+        // of the same frame would only cost time.
+        if (m_lastPaint.isValid() && m_lastPaint.elapsed() < m_fade.interval() * 3 / 4)
+            return;
         update();
     });
 }
@@ -193,6 +197,7 @@ LoopView::Layout LoopView::layout() const
 
 void LoopView::paintEvent(QPaintEvent *)
 {
+    m_lastPaint.start();
     QPainter p(this);
     p.setRenderHint(QPainter::Antialiasing);
     const QPalette &pal = palette();

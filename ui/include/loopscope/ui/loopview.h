@@ -73,6 +73,7 @@ private:
     std::vector<std::pair<QRect, std::uint64_t>> m_taskBoxes;
     QTimer m_fade; //!< repaints while wake-up arrows fade out
     QElapsedTimer m_sinceUpdate;
+    QElapsedTimer m_lastPaint;
     std::uint64_t m_lastWakeupTime = 0;
     //! Labels shaped once, drawn from then on (30 Hz repaints, mostly the same labels).
     std::unique_ptr<StaticTextCache> m_text;
