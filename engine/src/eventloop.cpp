@@ -5,6 +5,7 @@
 #include <QCoreApplication>
 #include <QEvent>
 #include <QEventLoop>
+#include <QStringList>
 #include <QThread>
 #include <QTimerEvent>
 #include <QtDebug>
@@ -759,6 +760,9 @@ void LoopCore::close()
     if (isClosed())
         return;
     Ref<LoopCore> keepAlive(this);
+    // Destructors of abandoned frames may ask for the current loop (and their exceptions are
+    // reported to it): make it this one, not the thread's first loop.
+    CurrentLoopScope current(m_owner);
     shutdownExecutor();
 
     // Tasks still pending are destroyed, never resumed. Their frames' destructors may
@@ -772,6 +776,7 @@ void LoopCore::close()
         task->abandon(); // unregisters it; TaskDone (Abandoned) for observers
         ++abandoned;
     }
+    reportDroppedCallbacks();
     if (m_observed) {
         TraceEvent e;
         e.kind = TraceEventKind::LoopClosed;
@@ -796,6 +801,54 @@ void LoopCore::close()
     m_driver->detach();
     m_driver.reset();
     m_clock->setAdvanceListener({});
+}
+
+void LoopCore::reportDroppedCallbacks()
+{
+    // Steps and wake-ups of the abandoned tasks were reported with their tasks, the loop's
+    // own bookkeeping is no concern of the user's, and cancelled handles would not run anyway.
+    const auto dropped = [](const HandleBase &h) {
+        return !h.cancelled() && h.kind() != HandleKind::TaskStep
+                && h.kind() != HandleKind::Internal;
+    };
+    std::vector<const HandleBase *> ready;
+    m_ready.forEach([&](const HandleBase &h) {
+        if (dropped(h))
+            ready.push_back(&h);
+    });
+    {
+        std::lock_guard lock(m_inboxMutex);
+        for (const Ref<HandleBase> &h : m_inbox)
+            if (dropped(*h))
+                ready.push_back(h.get());
+    }
+    std::vector<const HandleBase *> timers;
+    m_timers.forEach([&](const HandleBase &h) {
+        if (dropped(h))
+            timers.push_back(&h);
+    });
+    if (ready.empty() && timers.empty())
+        return;
+    std::sort(timers.begin(), timers.end(), [](const HandleBase *a, const HandleBase *b) {
+        return a->m_when != b->m_when ? a->m_when < b->m_when : a->m_sequence < b->m_sequence;
+    });
+    // Name the first few; a loop closed with thousands of timers must not flood the handler.
+    constexpr std::size_t kNamed = 10;
+    QStringList names;
+    for (const auto *list : { &ready, &timers })
+        for (const HandleBase *h : *list)
+            if (std::size_t(names.size()) < kNamed)
+                names.append(QString::fromStdString(h->describe()));
+    const std::size_t total = ready.size() + timers.size();
+    if (total > kNamed)
+        names.append(QStringLiteral("and %1 more").arg(total - kNamed));
+    ExceptionContext ctx;
+    ctx.message = QStringLiteral("Event loop closed with %1 callback(s) and %2 timer(s) "
+                                 "pending: they will never run")
+                          .arg(ready.size())
+                          .arg(timers.size());
+    ctx.handle = names.join(QStringLiteral(", "));
+    callExceptionHandler(ctx);
 }
 
 // --- tasks ----------------------------------------------------------------------------

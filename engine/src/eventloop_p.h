@@ -43,6 +43,14 @@ private:
 std::string describeLocation(const SourceLocation &loc);
 
 /*!
+ * Test-only fault injection (tests/engine/tst_faults.cpp): when set, called where
+ * submitToExecutor() hands a job to the thread pool, standing in for QThreadPool::start()
+ * failing to allocate (the hook throws std::bad_alloc). Null in normal use, where it costs
+ * one load and a never-taken branch per submission. Loop thread only.
+ */
+extern void (*g_executorSubmitFault)();
+
+/*!
  * The loop's state, reference-counted so that futures and tasks that outlive the public
  * EventLoop object (or its close()) can still report errors and refuse work cleanly.
  */
@@ -108,7 +116,8 @@ public:
 
     // Executor.
     void submitToExecutor(Ref<ExecutorJob> job);
-    void executorJobFinished() noexcept;
+    //! The completion of \a job runs: it is no longer in flight.
+    void executorJobFinished(ExecutorJob *job) noexcept;
     void setExecutorMaxThreads(int count);
     int executorMaxThreads() const;
 
@@ -171,7 +180,11 @@ private:
     void requestPause(PauseReason reason, std::uint64_t id) noexcept;
     void enterPause(PauseReason reason, std::uint64_t id) noexcept;
     void watchControl(const TraceEvent &event) noexcept;
+    //! close(): cancels (and names) the futures of the jobs in flight, waits for the pool
+    //! and drops the completions it sent meanwhile.
     void shutdownExecutor();
+    //! close(): names the callbacks and timers that will never run now.
+    void reportDroppedCallbacks();
 
     EventLoop *m_owner;
     QThread *m_thread;
@@ -202,6 +215,8 @@ private:
     std::unique_ptr<QThreadPool> m_executor;
     int m_executorMaxThreads;
     int m_executorJobsInFlight = 0;
+    ExecutorJob *m_firstJob = nullptr; //!< jobs in flight, in submission order
+    ExecutorJob *m_lastJob = nullptr;
     // Qt operations bridged into the loop and not settled yet (toFuture, waitForSignal ...).
     // An auto-advancing virtual clock waits for them, up to its foreignWaitLimit() of real
     // time (m_holdTimer); m_holdExpired lets one jump through after that.

@@ -25,6 +25,12 @@ public:
         m_items.pop_front();
         return Ref<HandleBase>::adopt(h);
     }
+    template <typename F>
+    void forEach(F &&fn) const
+    {
+        for (const HandleBase *h : m_items)
+            fn(*h);
+    }
     void clear() noexcept
     {
         // Dropping a handle may run destructors that schedule more work; take the items

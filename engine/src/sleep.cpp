@@ -19,13 +19,16 @@ Coro<void> sleep(Duration delay, SourceLocation location)
                     done.setResult();
             },
             location);
-    try {
-        co_await done;
-    } catch (...) {
-        // Cancelled: the timer must not keep the future (and our frame's state) around.
-        timer.cancel();
-        throw;
-    }
+    // Cancelled, or the frame destroyed because the loop closed while the task slept: the
+    // timer must not keep the future (and our frame's state) around, nor be named by close()
+    // as a timer that will never run (the task is named already). Once the timer fired,
+    // cancel() does nothing.
+    struct CancelOnExit
+    {
+        TimerHandle &timer;
+        ~CancelOnExit() { timer.cancel(); }
+    } cancelOnExit{ timer };
+    co_await done;
 }
 
 } // namespace loopscope

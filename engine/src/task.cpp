@@ -25,11 +25,12 @@ private:
 };
 } // namespace
 
-TaskCore::TaskCore(FutureBase *self, std::coroutine_handle<> root, QString name,
-                   SourceLocation location)
+TaskCore::TaskCore(FutureBase *self, std::coroutine_handle<> root, CoroPromiseCommon &rootPromise,
+                   QString name, SourceLocation location)
     : m_self(self),
       m_id(self->loopCore()->nextTaskId()),
       m_root(root),
+      m_rootPromise(&rootPromise),
       m_resume(root),
       m_name(std::move(name)),
       m_location(location)
@@ -42,8 +43,17 @@ TaskCore::~TaskCore()
 {
     if (t_lastStepped == this)
         t_lastStepped = nullptr;
-    if (m_root)
-        m_root.destroy();
+    destroyRoot();
+}
+
+void TaskCore::destroyRoot() noexcept
+{
+    if (!m_root)
+        return;
+    // Forget the frame first: a destructor running inside it may look at the task.
+    const std::coroutine_handle<> root = std::exchange(m_root, {});
+    m_resume = {};
+    destroyFrame(root, *m_rootPromise);
 }
 
 TaskCore *TaskCore::current() noexcept
@@ -269,8 +279,7 @@ void TaskCore::step()
         // Cancelled before its first step: Python throws CancelledError in before the first
         // line runs, which leaves the coroutine at once. Same outcome, without resuming.
         m_self->completeTask(true);
-        m_root.destroy();
-        m_root = m_resume = {};
+        destroyRoot();
         traceDone();
         m_self->loopCore()->unregisterTask(this);
         return;
@@ -328,8 +337,7 @@ void TaskCore::finish()
 {
     const bool mustCancel = std::exchange(m_mustCancel, false);
     m_self->completeTask(mustCancel);
-    m_root.destroy();
-    m_root = m_resume = {};
+    destroyRoot();
     traceDone();
     m_self->loopCore()->unregisterTask(this);
 }
@@ -373,10 +381,7 @@ void TaskCore::abandon() noexcept
 {
     Ref<FutureBase> keepAlive(m_self);
     m_waitingOn.reset();
-    if (m_root) {
-        m_root.destroy();
-        m_root = m_resume = {};
-    }
+    destroyRoot();
     m_self->abandon("the event loop was closed while the task was pending");
     traceDone(true);
     m_self->loopCore()->unregisterTask(this);
@@ -426,6 +431,25 @@ void reportNeverAwaited(const SourceLocation &location) noexcept
         loop->callExceptionHandler(ctx);
     } catch (...) {
         qWarning("loopscope: could not report a coroutine that was never awaited");
+    }
+}
+
+void reportFrameDestructorException(const SourceLocation &location,
+                                    std::exception_ptr error) noexcept
+{
+    try {
+        ExceptionContext ctx;
+        ctx.message = QStringLiteral("Exception in a destructor while the frame of coroutine '%1' "
+                                     "(defined at %2) was destroyed; the frame is freed")
+                              .arg(QString::fromUtf8(location.functionName()),
+                                   QString::fromStdString(describeLocation(location)));
+        ctx.exception = std::move(error);
+        if (EventLoop *loop = EventLoop::current())
+            loop->callExceptionHandler(ctx);
+        else
+            EventLoop::defaultExceptionHandler(ctx);
+    } catch (...) {
+        qWarning("loopscope: could not report an exception from a coroutine frame's destructor");
     }
 }
 

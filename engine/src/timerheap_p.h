@@ -36,6 +36,13 @@ public:
     std::size_t cancelledCount() const noexcept { return m_cancelled; }
     std::size_t liveCount() const noexcept { return m_entries.size() - m_cancelled; }
 
+    //! Calls \a fn with every queued handle, cancelled ones included, in heap order.
+    template <typename F>
+    void forEach(F &&fn) const
+    {
+        for (const Entry &e : m_entries)
+            fn(*e.handle);
+    }
     //! A queued handle was cancelled: count it and compact when mostly cancelled.
     void noteCancelled();
     void clear() noexcept;

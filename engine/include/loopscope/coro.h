@@ -38,12 +38,36 @@ struct AwaitTransform
 //! Debug mode: reports a coroutine created at \a location but destroyed before it ever ran
 //! (Python: "coroutine ... was never awaited"). Defined in task.cpp.
 void reportNeverAwaited(const SourceLocation &location) noexcept;
+//! Reports \a error, thrown by a destructor while the frame of the coroutine defined at
+//! \a location was destroyed, to the current loop's exception handler (Python: "Exception
+//! ignored in: <coroutine ...>"). Defined in task.cpp.
+void reportFrameDestructorException(const SourceLocation &location,
+                                    std::exception_ptr error) noexcept;
 
-template <typename T>
-class CoroPromiseBase
+//! Filled in when a destructor exception kept a frame alive (see destroyFrame()).
+struct FrameDestroyWatch
+{
+    bool survived = false;
+    std::exception_ptr error;
+};
+
+//! What every engine promise has, whatever its result type, so that type-erased code (a
+//! task's root) can destroy a frame with destroyFrame().
+class CoroPromiseCommon
 {
 public:
-    explicit CoroPromiseBase(SourceLocation location) noexcept : m_location(location) { }
+    explicit CoroPromiseCommon(SourceLocation location) noexcept : m_location(location) { }
+
+    SourceLocation m_location;
+    FrameDestroyWatch *m_destroyWatch = nullptr; //!< set only while destroyFrame() runs
+    bool m_started = false;
+};
+
+template <typename T>
+class CoroPromiseBase : public CoroPromiseCommon
+{
+public:
+    explicit CoroPromiseBase(SourceLocation location) noexcept : CoroPromiseCommon(location) { }
 
     struct InitialAwaiter
     {
@@ -60,10 +84,20 @@ public:
         template <typename Promise>
         std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> h) const noexcept
         {
+            auto &p = h.promise();
+            if (p.m_destroyWatch) [[unlikely]] {
+                // destroy() of the suspended frame ran a destructor that threw: g++ and clang
+                // then run unhandled_exception() and the final suspend instead of freeing the
+                // frame. The continuation is being destroyed too (it owns this frame), so it
+                // must not be resumed; destroyFrame() frees the frame.
+                p.m_destroyWatch->survived = true;
+                p.m_destroyWatch->error = p.exception();
+                return std::noop_coroutine();
+            }
             // Symmetric transfer back to the coroutine that awaited us inline: no stack
             // growth however deep the chain of `co_await coro()` is. A task's root has no
             // continuation: control returns to the task step, which sees done().
-            if (auto c = h.promise().m_continuation)
+            if (auto c = p.m_continuation)
                 return c;
             return std::noop_coroutine();
         }
@@ -81,8 +115,6 @@ public:
     }
 
     std::coroutine_handle<> m_continuation;
-    SourceLocation m_location;
-    bool m_started = false;
     std::variant<std::monostate, std::conditional_t<std::is_void_v<T>, std::monostate, T>,
                  std::exception_ptr>
             m_result;
@@ -93,6 +125,24 @@ public:
         return hasException() ? std::get<2>(m_result) : std::exception_ptr();
     }
 };
+
+/*!
+ * Destroys the frame \a h whose promise is \a promise, also when a destructor of one of its
+ * locals throws (possible only with noexcept(false)): the frame is then freed all the same
+ * (a second destroy() from the final suspend point it was left at) and the exception is
+ * reported instead of resuming whoever awaited the frame or leaking it. Never throws.
+ */
+inline void destroyFrame(std::coroutine_handle<> h, CoroPromiseCommon &promise) noexcept
+{
+    FrameDestroyWatch watch;
+    const SourceLocation location = promise.m_location;
+    promise.m_destroyWatch = &watch;
+    h.destroy();
+    if (!watch.survived) [[likely]]
+        return; // freed: promise is gone
+    h.destroy();
+    reportFrameDestructorException(location, std::move(watch.error));
+}
 
 template <typename T>
 class CoroPromise : public CoroPromiseBase<T>
@@ -202,7 +252,8 @@ private:
             return;
         if (!m_handle.promise().m_started)
             detail::reportNeverAwaited(m_handle.promise().m_location);
-        std::exchange(m_handle, {}).destroy();
+        const Handle h = std::exchange(m_handle, {});
+        detail::destroyFrame(h, h.promise());
     }
     Handle m_handle;
 };

@@ -45,6 +45,11 @@ public:
     //! Loop thread: moves the outcome into the future unless it was cancelled meanwhile.
     virtual void complete() = 0;
     /*!
+     * Loop thread, from close(): marks the future cancelled without running its callbacks
+     * (see FutureBase::abandon). False when the future was done already.
+     */
+    virtual bool abandon(std::string message) noexcept = 0;
+    /*!
      * The flag a done-callback on the future raises when it is cancelled, so that a job
      * not yet started never runs. A separate object: the callback must not hold the job,
      * which holds the future (a cycle that would leak if the loop closed first).
@@ -60,6 +65,9 @@ public:
     std::chrono::steady_clock::time_point m_finishedAt{}; //!< real time, on the worker
     bool m_failed = false;
     bool m_traceStart = false;
+    // The loop's list of jobs submitted and not completed yet (loop thread only).
+    ExecutorJob *m_prevInFlight = nullptr;
+    ExecutorJob *m_nextInFlight = nullptr;
 
 protected:
     bool isCancelled() const noexcept { return m_cancelled->load(std::memory_order_relaxed); }
@@ -106,6 +114,13 @@ public:
             else
                 m_future.setResult(std::move(std::get<1>(m_outcome)));
         }
+    }
+    bool abandon(std::string message) noexcept override
+    {
+        if (m_future.done())
+            return false;
+        m_future.base()->abandon(std::move(message));
+        return true;
     }
 
 private:
@@ -245,10 +260,12 @@ public:
     bool isClosed() const;
 
     /*!
-     * Closes the loop: shuts the executor down (waiting for running jobs), destroys the
-     * frames of still-pending tasks without resuming them (each is reported to the
-     * exception handler), and drops every scheduled callback. Idempotent. Throws
-     * RuntimeError while running.
+     * Closes the loop: cancels the futures of executor jobs not completed yet (without
+     * running their callbacks) and waits for the jobs the pool still runs or queues, destroys
+     * the frames of still-pending tasks without resuming them, and drops every scheduled
+     * callback. Each abandoned task, and (in one report each) the executor jobs and the
+     * callbacks and timers that will never run, are named to the exception handler.
+     * Idempotent. Throws RuntimeError while running.
      */
     void close();
 

@@ -19,7 +19,8 @@ namespace detail {
 class TaskCore
 {
 public:
-    TaskCore(FutureBase *self, std::coroutine_handle<> root, QString name, SourceLocation location);
+    TaskCore(FutureBase *self, std::coroutine_handle<> root, CoroPromiseCommon &rootPromise,
+             QString name, SourceLocation location);
     ~TaskCore();
     TaskCore(const TaskCore &) = delete;
     TaskCore &operator=(const TaskCore &) = delete;
@@ -68,10 +69,13 @@ private:
     //! TaskDone for observers; \a abandoned: it was still pending when the loop closed.
     void traceDone(bool abandoned = false) noexcept;
     bool delayStep();
+    //! Destroys the root frame (see destroyFrame()) and forgets it.
+    void destroyRoot() noexcept;
 
     FutureBase *m_self;
     std::uint64_t m_id;
     std::coroutine_handle<> m_root;
+    CoroPromiseCommon *m_rootPromise;
     std::coroutine_handle<> m_resume; //!< innermost suspended coroutine to resume next
     Ref<FutureBase> m_waitingOn;
     QString m_name;
@@ -99,7 +103,7 @@ public:
               SourceLocation location)
         : FutureState<T>(loop, FutureKind::Task),
           m_root(root),
-          m_core(this, root, std::move(name), location)
+          m_core(this, root, root.promise(), std::move(name), location)
     {
     }
 
