@@ -683,17 +683,20 @@ void TimelineModel::Private::enforceLimits()
             doneOrder.pop_front();
         }
         if (items > target) {
-            // Then the oldest history of every lane: the earliest cutoff that frees enough.
+            // Then the oldest history of every lane: a cutoff that frees enough, found to
+            // 1/1024 of the span (each probe counts through every lane: with 10,000 lanes a
+            // search down to the nanosecond took ~35 probes and most of a 15 ms trim).
             const std::size_t excess = items - target;
+            const std::int64_t resolution = std::max<std::int64_t>(1, (latest - start) / 1024);
             std::int64_t lo = start, hi = latest;
-            while (lo < hi) {
+            while (hi - lo > resolution) {
                 const std::int64_t mid = lo + (hi - lo) / 2;
                 if (itemsEndingBefore(mid) >= excess)
                     hi = mid;
                 else
                     lo = mid + 1;
             }
-            trimBefore(lo);
+            trimBefore(hi);
             lanesDropped = true;
         }
     }
