@@ -121,13 +121,28 @@ void tst_TaskTableModel::changedRowsGetDataChangedNotAReset()
     QCOMPARE(changed.count(), 2);
     QCOMPARE(changed.at(0).at(0).toModelIndex().row(), 3);
     QCOMPARE(changed.at(0).at(1).toModelIndex().row(), 4);
-    QCOMPARE(changed.at(0).at(1).toModelIndex().column(), TaskTableModel::ColumnCount - 1);
+    // From the state to the result: the id and name of a running task do not change (a
+    // proxy sorted by id has nothing to re-sort), nor does the creation site.
+    QCOMPARE(changed.at(0).at(0).toModelIndex().column(), int(TaskTableModel::StateColumn));
+    QCOMPARE(changed.at(0).at(1).toModelIndex().column(), int(TaskTableModel::ResultColumn));
     QCOMPARE(changed.at(1).at(0).toModelIndex().row(), 8);
     QCOMPARE(inserted.count(), 0);
     QCOMPARE(reset.count(), 0);
     QCOMPARE(cell(model, 3, TaskTableModel::StateColumn), QStringLiteral("running"));
     QCOMPARE(cell(model, 4, TaskTableModel::StepsColumn), QStringLiteral("7"));
     QCOMPARE(cell(model, 8, TaskTableModel::BusyColumn), QStringLiteral("5.00 ms"));
+
+    // A task that ends greys its whole row: from the id column.
+    changed.clear();
+    batch.tasks[5].state = State::Finished;
+    batch.tasks[5].doneNs = 1;
+    batch.tasks[6].steps = 3;
+    model.applyBatch(batch);
+    QCOMPARE(changed.count(), 2);
+    QCOMPARE(changed.at(0).at(0).toModelIndex().row(), 5);
+    QCOMPARE(changed.at(0).at(0).toModelIndex().column(), int(TaskTableModel::IdColumn));
+    QCOMPARE(changed.at(1).at(0).toModelIndex().row(), 6);
+    QCOMPARE(changed.at(1).at(0).toModelIndex().column(), int(TaskTableModel::StateColumn));
 }
 
 void tst_TaskTableModel::awaitingNamesTheAwaitedTask()

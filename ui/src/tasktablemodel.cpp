@@ -11,6 +11,7 @@
 #include <QTableView>
 
 #include <algorithm>
+#include <iterator>
 #include <array>
 
 namespace loopscope::ui {
@@ -369,7 +370,8 @@ void TaskTableModel::applyBatch(const TraceBatch &batch)
     }
     ++m_tick;
     const std::int64_t nowMs = m_clock.elapsed();
-    std::vector<int> changed;
+    std::vector<int> changed; //!< rows whose state, counts, waits or result changed
+    std::vector<int> wholeRow; //!< of those, rows that ended or were renamed
     std::vector<const TaskStats *> added;
 
     for (const TaskStats &t : batch.tasks) {
@@ -390,6 +392,10 @@ void TaskTableModel::applyBatch(const TraceBatch &batch)
         if (row.task.isDone() && t.isDone())
             continue; // an ended task changes no more (thousands of them on every tick)
         if (!sameForTable(row.task, t)) {
+            // Ending greys the whole row; otherwise the id and name cells stay as they were,
+            // and leaving them out keeps a proxy sorted by id from re-sorting the row.
+            if (row.task.isDone() != t.isDone() || row.task.name != t.name)
+                wholeRow.push_back(r);
             row.task = t;
             changed.push_back(r);
         }
@@ -426,26 +432,22 @@ void TaskTableModel::applyBatch(const TraceBatch &batch)
         row.task.resultText = batch.string(e.text);
         row.doneSeenMs = nowMs;
         changed.push_back(r);
+        wholeRow.push_back(r);
     }
 
     if (!changed.empty()) {
         ++m_updates;
-        std::sort(changed.begin(), changed.end());
-        changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
-        // Neighbouring rows share one dataChanged; with many scattered ranges one signal over
-        // the whole span is cheaper for views than hundreds of small ones.
-        if (changed.size() > 64) {
-            Q_EMIT dataChanged(index(changed.front(), 0), index(changed.back(), ColumnCount - 1));
-        } else {
-            std::size_t first = 0;
-            for (std::size_t i = 1; i <= changed.size(); ++i) {
-                if (i == changed.size() || changed[i] != changed[i - 1] + 1) {
-                    Q_EMIT dataChanged(index(changed[first], 0),
-                                       index(changed[i - 1], ColumnCount - 1));
-                    first = i;
-                }
-            }
-        }
+        const auto unique = [](std::vector<int> &rows) {
+            std::sort(rows.begin(), rows.end());
+            rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+        };
+        unique(changed);
+        unique(wholeRow);
+        std::vector<int> partial;
+        std::set_difference(changed.begin(), changed.end(), wholeRow.begin(), wholeRow.end(),
+                            std::back_inserter(partial));
+        emitRowsChanged(wholeRow, IdColumn);
+        emitRowsChanged(partial, StateColumn);
     }
 
     if (!added.empty()) {
@@ -472,6 +474,27 @@ void TaskTableModel::applyBatch(const TraceBatch &batch)
             it = *it == m_tick ? std::next(it) : m_expired.erase(it);
     }
     removeExpired();
+}
+
+void TaskTableModel::emitRowsChanged(const std::vector<int> &rows, int firstColumn)
+{
+    if (rows.empty())
+        return;
+    // The site never changes after creation.
+    const int lastColumn = ResultColumn;
+    // Neighbouring rows share one dataChanged; with many scattered ranges one signal over
+    // the whole span is cheaper for views than hundreds of small ones.
+    if (rows.size() > 64) {
+        Q_EMIT dataChanged(index(rows.front(), firstColumn), index(rows.back(), lastColumn));
+        return;
+    }
+    std::size_t first = 0;
+    for (std::size_t i = 1; i <= rows.size(); ++i) {
+        if (i == rows.size() || rows[i] != rows[i - 1] + 1) {
+            Q_EMIT dataChanged(index(rows[first], firstColumn), index(rows[i - 1], lastColumn));
+            first = i;
+        }
+    }
 }
 
 void TaskTableModel::removeExpired()

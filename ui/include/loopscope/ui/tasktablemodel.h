@@ -108,6 +108,8 @@ private:
     struct Row;
     QString awaitingText(const Row &row) const;
     void removeExpired();
+    //! dataChanged() for \a rows (sorted) from \a firstColumn to the result column.
+    void emitRowsChanged(const std::vector<int> &rows, int firstColumn);
 
     std::vector<Row> m_rows;
     QHash<std::uint64_t, int> m_rowOf; //!< task id → row
