@@ -11,11 +11,11 @@ namespace loopscope::ui {
 const QStaticText &StaticTextCache::get(const QString &text, int width, const QFont &font,
                                         Qt::TextElideMode mode)
 {
-    const QString fontName = font.key();
-    const auto known = std::find(m_fonts.begin(), m_fonts.end(), fontName);
+    // Compared as fonts: QFont::key() would format a string for every cell of every paint.
+    const auto known = std::find(m_fonts.begin(), m_fonts.end(), font);
     const int fontIndex = int(known - m_fonts.begin());
     if (known == m_fonts.end())
-        m_fonts.push_back(fontName);
+        m_fonts.push_back(font);
     Key key{ text, width, fontIndex, mode };
     if (const auto hit = m_entries.find(key); hit != m_entries.end())
         return hit->second;

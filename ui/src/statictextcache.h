@@ -57,7 +57,7 @@ private:
     };
 
     std::unordered_map<Key, QStaticText, KeyHash> m_entries;
-    std::vector<QString> m_fonts; //!< QFont::key() of each font seen (a handful)
+    std::vector<QFont> m_fonts; //!< each font seen (a handful)
 };
 
 } // namespace loopscope::ui
