@@ -220,6 +220,10 @@ MainWindow::MainWindow(const ClockSpec &clock, QWidget *parent) : QMainWindow(pa
             m_model->setResults(results);
     });
     connect(m_host, &LoopHost::timeScaleApplied, this, [this](double factor) {
+        // A confirmation can arrive after the slider already asked for another scale (End then
+        // Home in quick succession): only the latest request may set the label.
+        if (m_host->clock().mode != ClockSpec::Mode::Scaled || factor != m_host->clock().scale)
+            return;
         m_scaleLabel->setText(QStringLiteral("%1×").arg(factor, 0, 'f', 2));
     });
     connect(m_spawnPanel, &loopscope::ui::SpawnPanel::spawnRequested, this,

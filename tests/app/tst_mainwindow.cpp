@@ -455,6 +455,10 @@ void tst_MainWindow::timeScaleSliderChangesTheClock()
     QTest::keyClick(slider, Qt::Key_Home);
     QTRY_COMPARE(host->appliedTimeScale(), 0.1);
     QCOMPARE(label->text(), QStringLiteral("0.10×"));
+    // A late confirmation of the earlier 10× request (queued from the loop thread; under ASan it
+    // arrived after Home) must not overwrite the newer value.
+    Q_EMIT host->timeScaleApplied(10.0);
+    QCOMPARE(label->text(), QStringLiteral("0.10×"));
 
     // Another clock mode is another loop; the slider has nothing to scale there.
     auto *mode = m_window->findChild<QComboBox *>(QStringLiteral("clockMode"));
