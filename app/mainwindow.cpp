@@ -573,7 +573,7 @@ void MainWindow::onBatch(const loopscope::ui::TraceBatch &batch)
     }
     if (!batch.events.empty() || batch.changed) {
         m_timeline->ingest(batch.events, [&batch](std::uint32_t i) { return batch.string(i); });
-        m_timeline->reconcile(batch.tasks);
+        m_timeline->reconcile(batch.tasks, batch.tasksComplete);
         m_timelineView->modelUpdated();
     }
     // After the timeline: the inspector reads a task's lifecycle from it.

@@ -142,6 +142,8 @@ struct TaskRecord
     std::int64_t scheduledDuringStep = -1;
     //! Its slot in Private::liveOrder.
     std::size_t orderSlot = 0;
+    //! Private::taskVersion when it last changed (tasksChangedSince()).
+    std::uint64_t version = 0;
 };
 
 struct UnawaitedFuture
@@ -190,11 +192,16 @@ public:
     TaskRecord *findLive(std::uint64_t id)
     {
         // A step's events come in a run for one task (scheduled, begin, end): one lookup.
-        if (id == cachedId && cachedRecord)
+        // Only callers that change the record look it up: each lookup marks it changed.
+        if (id == cachedId && cachedRecord) {
+            cachedRecord->version = ++taskVersion;
             return cachedRecord;
+        }
         const auto it = live.find(id);
         cachedId = id;
         cachedRecord = it == live.end() ? nullptr : &it->second;
+        if (cachedRecord)
+            cachedRecord->version = ++taskVersion;
         return cachedRecord;
     }
     void eraseLive(std::unordered_map<std::uint64_t, TaskRecord>::iterator it)
@@ -209,6 +216,7 @@ public:
     TaskRecord &insertLive(std::uint64_t id, TaskRecord rec)
     {
         const auto [it, inserted] = live.insert_or_assign(id, std::move(rec));
+        it->second.version = ++taskVersion;
         if (inserted) {
             if (!liveOrder.empty()) {
                 const TaskRecord *lastAdded = nullptr;
@@ -287,6 +295,10 @@ public:
     std::size_t liveOrderHoles = 0;
     bool liveOrderSorted = true;
     std::deque<TaskStats> finished;
+    //! taskVersion when each of finished was retired: increasing, like finished's order.
+    std::deque<std::uint64_t> finishedVersions;
+    //! Counts changes to tracked tasks; each record keeps the count of its last change.
+    std::uint64_t taskVersion = 0;
     std::map<std::uint64_t, UnawaitedFuture> unawaited; // ordered: oldest evicted first
     LoopStats loop;
     std::array<std::deque<Lint>, kLintKindCount> lints;
@@ -794,8 +806,11 @@ void TraceRecorder::Private::retire(TaskStats stats)
     if (options.retainedFinishedTasks == 0)
         return;
     finished.push_back(std::move(stats));
-    while (finished.size() > options.retainedFinishedTasks)
+    finishedVersions.push_back(++taskVersion);
+    while (finished.size() > options.retainedFinishedTasks) {
         finished.pop_front();
+        finishedVersions.pop_front();
+    }
 }
 
 void TraceRecorder::Private::trackFuture(const TraceEvent &e, std::int64_t now)
@@ -1002,6 +1017,24 @@ std::vector<TaskStats> TraceRecorder::tasks() const
     for (const TaskRecord *rec : d->liveOrder)
         out.push_back(rec->stats);
     out.insert(out.end(), d->finished.begin(), d->finished.end());
+    return out;
+}
+
+std::vector<TaskStats> TraceRecorder::tasksChangedSince(std::uint64_t &version) const
+{
+    std::lock_guard lock(d->statsMutex);
+    d->tidyLiveOrder();
+    std::vector<TaskStats> out;
+    const std::uint64_t since = version;
+    for (const TaskRecord *rec : d->liveOrder) {
+        if (rec->version > since)
+            out.push_back(rec->stats);
+    }
+    const auto firstNew =
+            std::upper_bound(d->finishedVersions.begin(), d->finishedVersions.end(), since);
+    out.insert(out.end(), d->finished.begin() + (firstNew - d->finishedVersions.begin()),
+               d->finished.end());
+    version = d->taskVersion;
     return out;
 }
 

@@ -97,9 +97,11 @@ QAction *tst_WindowMenus::action(const char *name) const
 
 const TaskStats *tst_WindowMenus::task(const QString &name) const
 {
-    for (const TaskStats &t : m_window->host()->lastBatch().tasks)
-        if (t.name == name)
-            return &t;
+    // As the window shows it: its table has every task the batches told of.
+    const loopscope::ui::TaskTableModel *model = m_window->taskModel();
+    for (int row = 0; row < model->rowCount(); ++row)
+        if (model->taskAt(row).name == name)
+            return &model->taskAt(row);
     return nullptr;
 }
 

@@ -109,6 +109,7 @@ private Q_SLOTS:
     void recorderAttachedMidTaskTracksIt();
     void liveTasksListedInIdOrderWhateverOrderTheyAppeared();
     void finishedTasksRetainedUpToLimit();
+    void tasksChangedSinceReportsEachChangeOnce();
     void loopAggregates();
     void lintExceptionNeverRetrieved();
     void lintDestroyedPending();
@@ -583,6 +584,62 @@ void tst_Recorder::finishedTasksRetainedUpToLimit()
         QCOMPARE(all[i].id, ids[15 + i]);
     QVERIFY(!f.rec.task(ids.front()).has_value());
     QCOMPARE(f.rec.loopStats().tasksCreated, 20u);
+}
+
+void tst_Recorder::tasksChangedSinceReportsEachChangeOnce()
+{
+    RecorderOptions o = quietOptions();
+    o.retainedFinishedTasks = 3;
+    Fixture f(o);
+    std::vector<loopscope::Task<int>> tasks;
+    for (int i = 0; i < 6; ++i)
+        tasks.push_back(f.loop.createTask(sleeper(1s * (i + 1), i)));
+    std::uint64_t version = 0;
+    // From 0: every tracked task, as tasks() lists them.
+    std::vector<TaskStats> changed = f.rec.tasksChangedSince(version);
+    QCOMPARE(changed.size(), 6u);
+    QCOMPARE(changed.front().id, tasks.front().taskId());
+    QVERIFY(version > 0);
+    // Nothing happened: nothing to report, and the version stays.
+    const std::uint64_t same = version;
+    QVERIFY(f.rec.tasksChangedSince(version).empty());
+    QCOMPARE(version, same);
+
+    // One iteration: every task's first step ran (each now sleeps).
+    f.loop.callSoon([&] { f.loop.stop(); });
+    f.loop.runForever();
+    changed = f.rec.tasksChangedSince(version);
+    QCOMPARE(changed.size(), 6u);
+    for (const TaskStats &t : changed)
+        QCOMPARE(int(t.state), int(TaskStats::State::Waiting));
+
+    // The first task ends: only it is reported, done, among the finished ones.
+    f.loop.runUntilComplete(tasks[0]);
+    changed = f.rec.tasksChangedSince(version);
+    QCOMPARE(changed.size(), 1u);
+    QCOMPARE(changed[0].id, tasks[0].taskId());
+    QCOMPARE(int(changed[0].state), int(TaskStats::State::Finished));
+    QVERIFY(f.rec.tasksChangedSince(version).empty());
+
+    // Four more end; the recorder keeps three finished tasks: the first two to end are
+    // forgotten (one of them never reported), the other three reported once each, in the
+    // order they ended.
+    f.loop.runUntilComplete(tasks[4]);
+    changed = f.rec.tasksChangedSince(version);
+    QCOMPARE(changed.size(), 3u);
+    for (std::size_t i = 0; i < 3; ++i) {
+        QCOMPARE(changed[i].id, tasks[2 + i].taskId());
+        QVERIFY(changed[i].isDone());
+    }
+    // A reader that starts late (0) gets the same as tasks().
+    std::uint64_t late = 0;
+    const std::vector<TaskStats> all = f.rec.tasksChangedSince(late);
+    const std::vector<TaskStats> listed = f.rec.tasks();
+    QCOMPARE(all.size(), listed.size());
+    for (std::size_t i = 0; i < all.size(); ++i)
+        QCOMPARE(all[i].id, listed[i].id);
+    QCOMPARE(late, version);
+    f.loop.runUntilComplete(tasks[5]);
 }
 
 void tst_Recorder::loopAggregates()

@@ -10,7 +10,10 @@
 
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <memory>
+#include <optional>
+#include <vector>
 
 using loopscope::ClockSpec;
 using loopscope::RecordedEvent;
@@ -51,10 +54,17 @@ struct EventLog
     QStringList created; //!< the names of the tasks created, as resolved by the tick
 };
 
-std::size_t countTasks(const TraceBatch &batch, TaskStats::State state, const QString &prefix)
+//! Every task the host's recorder tracks now (a batch carries only the tasks that changed).
+std::vector<TaskStats> allTasks(const LoopHost &host)
+{
+    const std::shared_ptr<loopscope::TraceRecorder> recorder = host.recorder();
+    return recorder ? recorder->tasks() : std::vector<TaskStats>();
+}
+
+std::size_t countTasks(const LoopHost &host, TaskStats::State state, const QString &prefix)
 {
     std::size_t n = 0;
-    for (const TaskStats &t : batch.tasks)
+    for (const TaskStats &t : allTasks(host))
         n += t.state == state && t.name.startsWith(prefix) ? 1 : 0;
     return n;
 }
@@ -71,19 +81,19 @@ std::vector<std::pair<loopscope::PauseReason, std::uint64_t>> pausesIn(const Eve
     return out;
 }
 
-const TaskStats *findTask(const TraceBatch &batch, const QString &name)
+std::optional<TaskStats> findTask(const LoopHost &host, const QString &name)
 {
-    for (const TaskStats &t : batch.tasks) {
+    for (const TaskStats &t : allTasks(host)) {
         if (t.name == name)
-            return &t;
+            return t;
     }
-    return nullptr;
+    return std::nullopt;
 }
 
 //! The state of the task named \a name, or Created when it is not there (yet).
-TaskStats::State stateOf(const TraceBatch &batch, const QString &name)
+TaskStats::State stateOf(const LoopHost &host, const QString &name)
 {
-    const TaskStats *t = findTask(batch, name);
+    const std::optional<TaskStats> t = findTask(host, name);
     return t ? t->state : TaskStats::State::Created;
 }
 
@@ -104,6 +114,7 @@ class tst_LoopHost : public QObject
 private Q_SLOTS:
     void loopRunsOnItsOwnThread();
     void spawnedTasksRunAndFinish();
+    void batchesCarryOnlyTheTasksThatChanged();
     void scenarioPrintsAndFinishes();
     void pauseThenStepRunsExactlyOneCallback();
     void stepToTheNextEventOfATask();
@@ -144,15 +155,57 @@ void tst_LoopHost::spawnedTasksRunAndFinish()
     QTRY_COMPARE(finished.count(), 1);
     QCOMPARE(finished.at(0).at(0).toString(),
              QStringLiteral("5 tasks: 5 finished, 0 failed, 0 cancelled"));
-    QTRY_COMPARE(countTasks(host.lastBatch(), TaskStats::State::Finished, QStringLiteral("s-")),
+    QTRY_COMPARE(countTasks(host, TaskStats::State::Finished, QStringLiteral("s-")),
                  std::size_t(5));
-    QVERIFY(host.lastBatch().stats.lastEventNs >= 60'000'000'000LL);
+    QTRY_VERIFY(host.lastBatch().stats.lastEventNs >= 60'000'000'000LL);
     // The drained events come with their strings resolved.
     EventLog log(host);
     host.spawn(sleepers(1, 10, QStringLiteral("late")));
-    QTRY_COMPARE(countTasks(host.lastBatch(), TaskStats::State::Finished, QStringLiteral("late")),
+    QTRY_COMPARE(countTasks(host, TaskStats::State::Finished, QStringLiteral("late")),
                  std::size_t(1));
     QVERIFY2(log.created.contains(QStringLiteral("late")), qPrintable(log.created.join(u',')));
+}
+
+void tst_LoopHost::batchesCarryOnlyTheTasksThatChanged()
+{
+    LoopHost host(Real);
+    std::map<std::uint64_t, TaskStats> told; // every batch of this generation, merged
+    int complete = 0;
+    std::size_t sleepersInLastBatches = 0; // "s-" tasks in batches after they all slept
+    bool allAsleep = false;
+    QObject::connect(&host, &LoopHost::batchReady, &host, [&](const TraceBatch &b) {
+        complete += b.tasksComplete && !b.tasks.empty() ? 1 : 0;
+        for (const TaskStats &t : b.tasks) {
+            told[t.id] = t;
+            if (allAsleep && t.name.startsWith(QLatin1String("s-")))
+                ++sleepersInLastBatches;
+        }
+    });
+    host.spawn(sleepers(50, 3600000)); // an hour: they stay asleep
+    QTRY_COMPARE(countTasks(host, TaskStats::State::Waiting, QStringLiteral("s-")),
+                 std::size_t(50));
+    // Once the views were told they sleep, nothing more is said about them.
+    QSignalSpy batches(&host, &LoopHost::batchReady);
+    QTRY_VERIFY(batches.count() >= 2);
+    allAsleep = true;
+    host.spawn(sleepers(3, 10, QStringLiteral("short")));
+    QTRY_COMPARE(countTasks(host, TaskStats::State::Finished, QStringLiteral("short")),
+                 std::size_t(3));
+    const int seen = int(batches.count());
+    QTRY_VERIFY(batches.count() >= seen + 2);
+    QCOMPARE(sleepersInLastBatches, std::size_t(0));
+    QCOMPARE(complete, 1); // only the generation's first batch with tasks lists them all
+    // What the changes told adds up to the recorder's whole list.
+    std::vector<TaskStats> all = allTasks(host);
+    QCOMPARE(told.size(), all.size());
+    QVERIFY(all.size() >= 53); // and the spawns' own runner tasks
+    for (const TaskStats &t : all) {
+        const auto it = told.find(t.id);
+        QVERIFY(it != told.end());
+        QCOMPARE(int(it->second.state), int(t.state));
+        QCOMPARE(it->second.steps, t.steps);
+        QCOMPARE(it->second.name, t.name);
+    }
 }
 
 void tst_LoopHost::scenarioPrintsAndFinishes()
@@ -210,9 +263,9 @@ void tst_LoopHost::pauseThenStepRunsExactlyOneCallback()
     QTRY_VERIFY(host.lastBatch().stats.paused);
 
     host.resume();
-    QTRY_COMPARE(countTasks(host.lastBatch(), TaskStats::State::Finished, QStringLiteral("s-")),
+    QTRY_COMPARE(countTasks(host, TaskStats::State::Finished, QStringLiteral("s-")),
                  std::size_t(3));
-    QVERIFY(!host.lastBatch().stats.paused);
+    QTRY_VERIFY(!host.lastBatch().stats.paused);
 }
 
 void tst_LoopHost::stepToTheNextEventOfATask()
@@ -228,7 +281,7 @@ void tst_LoopHost::stepToTheNextEventOfATask()
         const std::uint64_t pauses = host.lastBatch().stats.pauses;
         host.step(loopscope::StepKind::Iteration);
         QTRY_VERIFY(host.lastBatch().stats.pauses > pauses);
-        for (const TaskStats &t : host.lastBatch().tasks) {
+        for (const TaskStats &t : allTasks(host)) {
             if (t.name == QLatin1String("s-2"))
                 target = t.id;
         }
@@ -256,7 +309,7 @@ void tst_LoopHost::stepToTheNextEventOfATask()
     }
     QVERIFY(sawTarget);
     host.resume();
-    QTRY_COMPARE(countTasks(host.lastBatch(), TaskStats::State::Finished, QStringLiteral("s-")),
+    QTRY_COMPARE(countTasks(host, TaskStats::State::Finished, QStringLiteral("s-")),
                  std::size_t(2));
 }
 
@@ -275,25 +328,23 @@ void tst_LoopHost::cancelEndsTasksCancelled()
     // Not time-driven: the tasks just have to still be asleep when the cancel arrives.
     LoopHost host(Real);
     host.spawn(sleepers(4, 3600000));
-    QTRY_COMPARE(countTasks(host.lastBatch(), TaskStats::State::Waiting, QStringLiteral("s-")),
-                 std::size_t(4));
+    QTRY_COMPARE(countTasks(host, TaskStats::State::Waiting, QStringLiteral("s-")), std::size_t(4));
     std::vector<std::uint64_t> ids;
-    for (const TaskStats &t : host.lastBatch().tasks) {
+    for (const TaskStats &t : allTasks(host)) {
         if (t.name == QLatin1String("s-2") || t.name == QLatin1String("s-4"))
             ids.push_back(t.id);
     }
     QCOMPARE(ids.size(), std::size_t(2));
     host.cancelTasks(ids, QStringLiteral("enough"));
-    QTRY_COMPARE(countTasks(host.lastBatch(), TaskStats::State::Cancelled, QStringLiteral("s-")),
+    QTRY_COMPARE(countTasks(host, TaskStats::State::Cancelled, QStringLiteral("s-")),
                  std::size_t(2));
-    for (const TaskStats &t : host.lastBatch().tasks) {
+    for (const TaskStats &t : allTasks(host)) {
         if (t.state == TaskStats::State::Cancelled) {
             QVERIFY(t.name == QLatin1String("s-2") || t.name == QLatin1String("s-4"));
             QCOMPARE(t.resultText, QStringLiteral("enough"));
         }
     }
-    QCOMPARE(countTasks(host.lastBatch(), TaskStats::State::Waiting, QStringLiteral("s-")),
-             std::size_t(2));
+    QCOMPARE(countTasks(host, TaskStats::State::Waiting, QStringLiteral("s-")), std::size_t(2));
 }
 
 void tst_LoopHost::timeScaleChangesLiveAndClampsToTheRange()
@@ -342,7 +393,7 @@ void tst_LoopHost::resetStartsAFreshLoopAndKeepsLaterCommands()
     LoopHost host(Real);
     QSignalSpy reset(&host, &LoopHost::loopReset);
     host.spawn(sleepers(20, 3600000, QStringLiteral("old")));
-    QTRY_COMPARE(countTasks(host.lastBatch(), TaskStats::State::Waiting, QStringLiteral("old")),
+    QTRY_COMPARE(countTasks(host, TaskStats::State::Waiting, QStringLiteral("old")),
                  std::size_t(20));
     const auto oldRecorder = host.recorder();
     // The reset unwinds the old tasks in a nested event loop; the spawn posted right after
@@ -351,10 +402,10 @@ void tst_LoopHost::resetStartsAFreshLoopAndKeepsLaterCommands()
     host.spawn(sleepers(3, 3600000, QStringLiteral("new")));
     QTRY_COMPARE(reset.count(), 2);
     QVERIFY(host.recorder() != oldRecorder);
-    QTRY_COMPARE(countTasks(host.lastBatch(), TaskStats::State::Waiting, QStringLiteral("new")),
+    QTRY_COMPARE(countTasks(host, TaskStats::State::Waiting, QStringLiteral("new")),
                  std::size_t(3));
     QCOMPARE(host.lastBatch().generation, 2);
-    for (const TaskStats &t : host.lastBatch().tasks)
+    for (const TaskStats &t : allTasks(host))
         QVERIFY2(!t.name.startsWith(QLatin1String("old")), qPrintable(t.name));
     // The old loop's tasks were cancelled and let unwind before it closed.
     bool allDone = true;
@@ -385,7 +436,7 @@ void tst_LoopHost::destroyingWithPendingTasksIsClean()
 {
     auto host = std::make_unique<LoopHost>(Real);
     host->spawn(sleepers(200, 3600000));
-    QTRY_COMPARE(countTasks(host->lastBatch(), TaskStats::State::Waiting, QStringLiteral("s-")),
+    QTRY_COMPARE(countTasks(*host, TaskStats::State::Waiting, QStringLiteral("s-")),
                  std::size_t(200));
     const auto recorder = host->recorder();
     host.reset(); // cancels, unwinds, closes on the loop thread, joins it
@@ -397,7 +448,7 @@ void tst_LoopHost::destroyingWhilePausedIsClean()
 {
     auto host = std::make_unique<LoopHost>(Real);
     host->spawn(sleepers(10, 3600000));
-    QTRY_COMPARE(countTasks(host->lastBatch(), TaskStats::State::Waiting, QStringLiteral("s-")),
+    QTRY_COMPARE(countTasks(*host, TaskStats::State::Waiting, QStringLiteral("s-")),
                  std::size_t(10));
     host->pause();
     QTRY_VERIFY(host->lastBatch().stats.paused);
@@ -418,11 +469,11 @@ void tst_LoopHost::taskBreakpointPausesWhenThatTaskNextChangesState()
         const std::uint64_t pauses = host.lastBatch().stats.pauses;
         host.step(loopscope::StepKind::Iteration);
         QTRY_VERIFY(host.lastBatch().stats.pauses > pauses);
-        if (const TaskStats *t = findTask(host.lastBatch(), QStringLiteral("bp-2")))
+        if (const std::optional<TaskStats> t = findTask(host, QStringLiteral("bp-2")))
             target = t->id;
     }
     QVERIFY(target != 0);
-    QCOMPARE(stateOf(host.lastBatch(), QStringLiteral("bp-2")), TaskStats::State::Scheduled);
+    QCOMPARE(stateOf(host, QStringLiteral("bp-2")), TaskStats::State::Scheduled);
 
     host.addTaskBreakpoint(target);
     QVERIFY(host.hasTaskBreakpoint(target));
@@ -441,7 +492,7 @@ void tst_LoopHost::taskBreakpointPausesWhenThatTaskNextChangesState()
     QCOMPARE(pauses[0].first, loopscope::PauseReason::TaskBreakpoint);
     QCOMPARE(pauses[0].second, target);
     QTRY_VERIFY(host.lastBatch().stats.paused);
-    QTRY_COMPARE(stateOf(host.lastBatch(), QStringLiteral("bp-2")), TaskStats::State::Waiting);
+    QTRY_COMPARE(stateOf(host, QStringLiteral("bp-2")), TaskStats::State::Waiting);
     QVERIFY(host.lastBatch().stats.lastEventNs < 1'000'000'000LL);
 
     // Resumed, it pauses again at its next change: woken when the sleep is over, in the
@@ -453,7 +504,7 @@ void tst_LoopHost::taskBreakpointPausesWhenThatTaskNextChangesState()
     QCOMPARE(pauses[0].first, loopscope::PauseReason::TaskBreakpoint);
     QCOMPARE(pauses[0].second, target);
     QTRY_VERIFY(host.lastBatch().stats.paused);
-    QTRY_COMPARE(stateOf(host.lastBatch(), QStringLiteral("bp-2")), TaskStats::State::Finished);
+    QTRY_COMPARE(stateOf(host, QStringLiteral("bp-2")), TaskStats::State::Finished);
     QVERIFY(host.lastBatch().stats.lastEventNs >= 1'000'000'000LL);
 
     // Removed: the rest runs to the end without another pause.
@@ -465,8 +516,7 @@ void tst_LoopHost::taskBreakpointPausesWhenThatTaskNextChangesState()
     host.resume();
     QTRY_COMPARE(finished.count(), 1);
     QTRY_VERIFY(!host.lastBatch().stats.paused);
-    QCOMPARE(countTasks(host.lastBatch(), TaskStats::State::Finished, QStringLiteral("bp-")),
-             std::size_t(2));
+    QCOMPARE(countTasks(host, TaskStats::State::Finished, QStringLiteral("bp-")), std::size_t(2));
     QVERIFY(pausesIn(log, mark).empty());
 }
 
@@ -483,14 +533,13 @@ void tst_LoopHost::breakOnTaskFailurePausesWhenATaskFails()
     const auto pauses = pausesIn(log);
     QCOMPARE(pauses.size(), std::size_t(1));
     QCOMPARE(pauses[0].first, loopscope::PauseReason::TaskFailed);
-    QTRY_VERIFY(findTask(host.lastBatch(), QStringLiteral("f")));
-    const TaskStats *failed = findTask(host.lastBatch(), QStringLiteral("f"));
+    QTRY_VERIFY(findTask(host, QStringLiteral("f")));
+    const std::optional<TaskStats> failed = findTask(host, QStringLiteral("f"));
     QCOMPARE(pauses[0].second, failed->id);
     QCOMPARE(failed->state, TaskStats::State::Failed);
     QCOMPARE(failed->resultText, QStringLiteral("ValueError: boom"));
     // Paused two seconds in: the sleeper of five seconds has not finished.
-    QCOMPARE(countTasks(host.lastBatch(), TaskStats::State::Finished, QStringLiteral("ok")),
-             std::size_t(0));
+    QCOMPARE(countTasks(host, TaskStats::State::Finished, QStringLiteral("ok")), std::size_t(0));
     QCOMPARE(finished.count(), 0);
 
     host.setBreakOnTaskFailure(false);
@@ -565,9 +614,9 @@ void tst_LoopHost::resetWithBreakpointsSetUnwindsTheOldTasks()
     LoopHost host(Real);
     QSignalSpy reset(&host, &LoopHost::loopReset);
     host.spawn(sleepers(5, 3600000, QStringLiteral("old")));
-    QTRY_COMPARE(countTasks(host.lastBatch(), TaskStats::State::Waiting, QStringLiteral("old")),
+    QTRY_COMPARE(countTasks(host, TaskStats::State::Waiting, QStringLiteral("old")),
                  std::size_t(5));
-    for (const TaskStats &t : host.lastBatch().tasks)
+    for (const TaskStats &t : allTasks(host))
         host.addTaskBreakpoint(t.id);
     host.setBreakOnTaskFailure(true);
     const auto oldRecorder = host.recorder();

@@ -506,7 +506,7 @@ void LoopInspector::tick()
     m_loopView->modelUpdated();
     if (!batch.events.empty() || batch.changed) {
         m_timeline->ingest(batch.events, [&batch](std::uint32_t i) { return batch.string(i); });
-        m_timeline->reconcile(batch.tasks);
+        m_timeline->reconcile(batch.tasks, batch.tasksComplete);
         m_timelineView->modelUpdated();
     }
     m_paused = batch.stats.paused;

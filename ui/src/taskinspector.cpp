@@ -493,7 +493,7 @@ void TaskInspector::ingest(const TraceBatch &batch)
         if (!batch.events.empty()) {
             m_ownTimeline->ingest(batch.events,
                                   [&batch](std::uint32_t i) { return batch.string(i); });
-            m_ownTimeline->reconcile(batch.tasks);
+            m_ownTimeline->reconcile(batch.tasks, batch.tasksComplete);
         }
     }
     if (batch.events.empty())

@@ -731,7 +731,7 @@ void TimelineModel::ingest(const std::vector<RecordedEvent> &events, const Strin
     d->enforceLimits();
 }
 
-void TimelineModel::reconcile(const std::vector<TaskStats> &tasks)
+void TimelineModel::reconcile(const std::vector<TaskStats> &tasks, bool complete)
 {
     if (!d->mayNeedReconcile)
         return;
@@ -762,7 +762,9 @@ void TimelineModel::reconcile(const std::vector<TaskStats> &tasks)
         d->mark(*lane, TimelineMarker{ when, 0, t.id, kind });
         d->doneOrder.emplace_back(when, t.id);
     }
-    d->mayNeedReconcile = stillUnknown;
+    // A list of changes cannot tell that no unknown lane is left: a task that did not
+    // change is not in it.
+    d->mayNeedReconcile = stillUnknown || !complete;
 }
 
 void TimelineModel::clear()

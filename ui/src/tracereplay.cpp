@@ -212,6 +212,11 @@ void TraceReplay::feed(std::size_t from, std::size_t to)
     m_position = to;
 }
 
+std::vector<TaskStats> TraceReplay::tasks() const
+{
+    return m_recorder ? m_recorder->tasks() : std::vector<TaskStats>();
+}
+
 void TraceReplay::publish(std::size_t from, std::size_t to)
 {
     TraceBatch &batch = *m_batch;
@@ -225,7 +230,13 @@ void TraceReplay::publish(std::size_t from, std::size_t to)
                 batch.strings.insert(index, m_trace->string(index));
         }
     }
-    batch.tasks = m_recorder->tasks();
+    // The first batch from a new recorder (a new generation) carries every task.
+    if (batch.generation != m_tasksGeneration) {
+        m_tasksGeneration = batch.generation;
+        batch.tasksVersion = 0;
+    }
+    batch.tasksComplete = batch.tasksVersion == 0;
+    batch.tasks = m_recorder->tasksChangedSince(batch.tasksVersion);
     batch.stats = m_recorder->loopStats();
     batch.lints = m_recorder->lints();
     batch.changed = true;

@@ -325,6 +325,15 @@ public:
 
     //! Every tracked task: live ones in creation order, then retained done ones.
     std::vector<TaskStats> tasks() const;
+    /*!
+     * The tasks that changed since \a version, in tasks()' order, and sets \a version for
+     * the next call; start from 0 to get every tracked task. A reader that calls it on every
+     * tick copies only what moved instead of every tracked task (with 10,000 sleeping tasks
+     * and 20,000 retained finished ones, most of them). A task the recorder stops tracking
+     * (retention cap) is not reported again; one that ended is reported once, done.
+     * Any thread; one \a version per reader.
+     */
+    std::vector<TaskStats> tasksChangedSince(std::uint64_t &version) const;
     std::optional<TaskStats> task(std::uint64_t taskId) const;
     LoopStats loopStats() const;
 

@@ -165,9 +165,12 @@ public:
     /*!
      * After dropped events a task's end may have been lost with them, leaving its lane
      * Unknown for ever: this ends such lanes for the tasks \a tasks (TraceRecorder::tasks(),
-     * TraceBatch::tasks) reports done. Cheap when no events were dropped since the last call.
+     * TraceBatch::tasks) reports done. \a complete: \a tasks holds every tracked task, not
+     * only the ones that changed (TraceBatch::tasksComplete); after a gap, reconciling goes
+     * on until a complete list or the lanes' own events settle every lane. Cheap when no
+     * events were dropped.
      */
-    void reconcile(const std::vector<TaskStats> &tasks);
+    void reconcile(const std::vector<TaskStats> &tasks, bool complete = true);
     //! Forgets everything (e.g. when the visualized loop is reset).
     void clear();
 

@@ -28,14 +28,24 @@ struct TraceBatch
     std::vector<RecordedEvent> events;
     //! Every non-zero text/location index of \a events, resolved.
     QHash<std::uint32_t, QString> strings;
-    //! TraceRecorder::tasks(): live tasks in creation order, then retained finished ones.
+    /*!
+     * The tasks that changed since the previous batch of this generation
+     * (TraceRecorder::tasksChangedSince()): live ones in creation order, then finished ones
+     * in the order they ended. The first batch of a generation (tasksComplete) holds every
+     * task the recorder tracks. A task that did not change is not repeated: views keep what
+     * they were told (with 10,000 sleeping tasks, copying them all is most of a tick).
+     */
     std::vector<TaskStats> tasks;
+    //! True when tasks holds every tracked task, not only the changed ones.
+    bool tasksComplete = true;
+    //! The recorder's task version after this batch (TraceRecorder::tasksChangedSince()).
+    std::uint64_t tasksVersion = 0;
     LoopStats stats;
     std::vector<Lint> lints;
     /*!
-     * False when the loop recorded nothing since the previous tick: then the aggregates are
-     * the previous tick's, not read again (with 10,000 tasks, copying them is most of a
-     * tick), and views may skip their diff.
+     * False when the loop recorded nothing since the previous tick: then tasks is empty,
+     * the other aggregates are the previous tick's, not read again, and views may skip
+     * their diff.
      */
     bool changed = true;
     std::uint64_t producedEvents = 0;

@@ -86,8 +86,10 @@ public:
     std::size_t nextPosition(Unit unit) const;
     std::size_t previousPosition(Unit unit) const;
 
-    //! The last batch emitted.
+    //! The last batch emitted (its tasks: only those that changed, but for a rebuild's).
     const TraceBatch &lastBatch() const { return *m_batch; }
+    //! Every task the trace shows up to position(), as TraceRecorder::tasks() lists them.
+    std::vector<TaskStats> tasks() const;
     //! Real time the last move took: feeding the recorder and everything connected to
     //! batchReady().
     std::chrono::nanoseconds lastMoveDuration() const { return m_lastMove; }
@@ -124,6 +126,7 @@ private:
     std::size_t m_position = 0;
     int m_generation = 0;
     std::uint64_t m_dropped = 0; //!< sequence gaps among the applied events
+    int m_tasksGeneration = -1; //!< the generation batch.tasksVersion counts in
     std::size_t m_taskCount = 0; //!< TaskCreated events in the trace
     //! Positions just after each HandleFinished / IterationEnd, ascending.
     std::vector<std::size_t> m_callbackEnds;
