@@ -299,6 +299,9 @@ public:
     std::deque<std::uint64_t> finishedVersions;
     //! Counts changes to tracked tasks; each record keeps the count of its last change.
     std::uint64_t taskVersion = 0;
+    //! False: no tracked task is busy-polling, busyPollingLints() need not look at each.
+    //! A task only becomes one in stepEnd(); cleared by a look that found none.
+    mutable bool mayHaveBusyPollers = false;
     std::map<std::uint64_t, UnawaitedFuture> unawaited; // ordered: oldest evicted first
     LoopStats loop;
     std::array<std::deque<Lint>, kLintKindCount> lints;
@@ -704,8 +707,10 @@ void TraceRecorder::Private::stepEnd(const TraceEvent &e, std::int64_t now)
     s.busy += e.duration;
     if (e.related)
         ++s.waits;
-    if (e.yielded)
+    if (e.yielded) {
         ++s.yields;
+        mayHaveBusyPollers = mayHaveBusyPollers || isBusyPolling(s);
+    }
     if (rec->scheduledDuringStep >= 0) {
         s.state = TaskStats::State::Scheduled;
         s.stateSinceNs = rec->scheduledDuringStep;
@@ -886,6 +891,8 @@ void TraceRecorder::Private::addLint(LintKind kind, std::uint64_t task, std::uin
 std::vector<Lint> TraceRecorder::Private::busyPollingLints() const
 {
     std::vector<Lint> out;
+    if (!mayHaveBusyPollers)
+        return out;
     auto check = [&](const TaskStats &t) {
         if (!isBusyPolling(t))
             return;
@@ -906,6 +913,8 @@ std::vector<Lint> TraceRecorder::Private::busyPollingLints() const
         check(*t);
     for (const TaskStats &t : finished)
         check(t);
+    if (out.empty())
+        mayHaveBusyPollers = false;
     return out;
 }
 
@@ -1077,6 +1086,8 @@ std::uint64_t TraceRecorder::lintCount(LintKind kind) const
     if (kind == LintKind::BusyPolling) {
         // Computed from the tasks' aggregates rather than recorded as it happens.
         std::uint64_t n = 0;
+        if (!d->mayHaveBusyPollers)
+            return n;
         for (const auto &[id, rec] : d->live)
             n += d->isBusyPolling(rec.stats) ? 1 : 0;
         for (const TaskStats &t : d->finished)
