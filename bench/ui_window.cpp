@@ -30,6 +30,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,14 @@ using loopscope::ScenarioSpawn;
 using loopscope::ScenarioTemplate;
 
 namespace {
+
+//! CPU time the calling thread has used, in ms.
+double threadCpuMs()
+{
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
+}
 
 struct Options
 {
@@ -177,6 +186,9 @@ int main(int argc, char **argv)
     std::vector<double> tickMs;
     std::vector<double> modelMs; //!< drain + model updates
     std::vector<double> paintMs; //!< the repaint
+    //! The GUI thread's CPU time in the tick: what the tick costs without the waits for a
+    //! core (on a loaded machine the wall-clock figures also count time spent runnable).
+    std::vector<double> cpuMs;
     std::uint64_t events = 0;
     std::uint64_t dropped = 0;
     const std::uint64_t droppedBefore = host->lastBatch().droppedEvents;
@@ -187,6 +199,7 @@ int main(int argc, char **argv)
         runEvents(33); // a 30 Hz tick, like the window's own timer
         QElapsedTimer tick;
         paints.measuring = true;
+        const double cpuStart = threadCpuMs();
         tick.start();
         host->tick(); // drain; batchReady() updates every model (direct connections)
         const qint64 modelsNs = tick.nsecsElapsed();
@@ -194,6 +207,7 @@ int main(int argc, char **argv)
         // changed and flushes it, exactly as the window's own event loop would.
         QCoreApplication::sendPostedEvents();
         const qint64 totalNs = tick.nsecsElapsed();
+        cpuMs.push_back(threadCpuMs() - cpuStart);
         paints.measuring = false;
         tickMs.push_back(double(totalNs) / 1e6);
         modelMs.push_back(double(modelsNs) / 1e6);
@@ -260,6 +274,8 @@ int main(int argc, char **argv)
     printFigure("models_p99", bench::quantile(modelMs, 0.99), "ms", o);
     printFigure("paint_p50", bench::median(paintMs), "ms", o);
     printFigure("paint_p99", bench::quantile(paintMs, 0.99), "ms", o);
+    printFigure("tick_cpu_p50", bench::median(cpuMs), "ms", o);
+    printFigure("tick_cpu_p99", bench::quantile(cpuMs, 0.99), "ms", o);
     printFigure("events_per_second", double(events) / seconds, "events/s", o);
     printFigure("dropped_events", double(dropped), "events", o);
     printFigure("live_tasks", double(liveAtStart), "tasks", o);
@@ -278,6 +294,9 @@ int main(int argc, char **argv)
                 bench::quantile(modelMs, 0.99));
     std::printf("  of which repaint          %.2f / %.2f ms (p50 / p99)\n", bench::median(paintMs),
                 bench::quantile(paintMs, 0.99));
+    std::printf("  GUI thread CPU per tick   %.2f / %.2f ms (p50 / p99; wall time minus waits for a "
+                "core)\n",
+                bench::median(cpuMs), bench::quantile(cpuMs, 0.99));
     for (const ViewCost &cost : viewCosts)
         std::printf("  one full paint of %-14s %6.2f ms\n", cost.name, cost.ms);
     std::printf("  widget paints             %llu inside the timed ticks, %llu outside\n",
