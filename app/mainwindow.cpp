@@ -1351,6 +1351,9 @@ void MainWindow::buildInspection()
     addDockWidget(Qt::BottomDockWidgetArea, eventsDock);
     if (auto *logDock = findChild<QDockWidget *>(QStringLiteral("eventLogDock")))
         tabifyDockWidget(logDock, eventsDock);
+    // Behind another tab it holds its events back; raised, it shows them at once.
+    connect(eventsDock, &QDockWidget::visibilityChanged, m_events,
+            &loopscope::ui::EventStreamView::catchUp, Qt::QueuedConnection);
 
     m_warnings = new loopscope::ui::WarningsPanel;
     m_warnings->setObjectName(QStringLiteral("warningsPanel"));

@@ -294,9 +294,10 @@ int main(int argc, char **argv)
                 bench::quantile(modelMs, 0.99));
     std::printf("  of which repaint          %.2f / %.2f ms (p50 / p99)\n", bench::median(paintMs),
                 bench::quantile(paintMs, 0.99));
-    std::printf("  GUI thread CPU per tick   %.2f / %.2f ms (p50 / p99; wall time minus waits for a "
-                "core)\n",
-                bench::median(cpuMs), bench::quantile(cpuMs, 0.99));
+    std::printf(
+            "  GUI thread CPU per tick   %.2f / %.2f ms (p50 / p99; wall time minus waits for a "
+            "core)\n",
+            bench::median(cpuMs), bench::quantile(cpuMs, 0.99));
     for (const ViewCost &cost : viewCosts)
         std::printf("  one full paint of %-14s %6.2f ms\n", cost.name, cost.ms);
     std::printf("  widget paints             %llu inside the timed ticks, %llu outside\n",

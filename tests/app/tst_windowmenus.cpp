@@ -382,7 +382,14 @@ void tst_WindowMenus::inspectorWarningsAndBreakpointsAreWiredIn()
     // The Events dock has the raw stream, the blocking callback's events among them.
     loopscope::ui::EventStreamView *events = m_window->eventStream();
     QVERIFY(events);
-    QVERIFY(m_window->findChild<QDockWidget *>(QStringLiteral("eventsDock")));
+    auto *eventsDock = m_window->findChild<QDockWidget *>(QStringLiteral("eventsDock"));
+    QVERIFY(eventsDock);
+    // Behind the Event log's tab it holds the events back; raised, it shows them.
+    QVERIFY(!events->isOnScreen());
+    QTRY_VERIFY(events->model()->heldCount() > 10);
+    QCOMPARE(events->model()->rowCount(), 0);
+    eventsDock->raise();
+    QTRY_VERIFY(events->isOnScreen());
     QTRY_VERIFY(events->model()->rowCount() > 10);
     QVERIFY(events->model()->totalCount() >= std::uint64_t(events->model()->rowCount()));
 }

@@ -10,6 +10,9 @@
 #include <QComboBox>
 #include <QLabel>
 #include <QLineEdit>
+#include <QScrollBar>
+#include <QTabBar>
+#include <QTabWidget>
 #include <QTableView>
 #include <QTest>
 #include <QToolButton>
@@ -57,6 +60,7 @@ private Q_SLOTS:
     void rowsColumnsAndModelTester();
     void filterByKindAndTaskFromTheWidgets();
     void pauseHoldsEventsAndResumeShowsThem();
+    void offScreenViewHoldsEventsUntilShown();
     void capKeepsTheNewest();
     void newGenerationClears();
     void realRecorderEventsAreDescribed();
@@ -125,6 +129,54 @@ void tst_EventStreamView::pauseHoldsEventsAndResumeShowsThem()
     QCOMPARE(view.model()->rowCount(), 17);
     QCOMPARE(view.model()->heldCount(), 0);
     QCOMPARE(view.model()->index(16, 0).data().toULongLong(), 16u);
+}
+
+void tst_EventStreamView::offScreenViewHoldsEventsUntilShown()
+{
+    // The model: deferred rows wait; undeferred they come, unless paused.
+    EventStreamModel model;
+    QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    model.setMaxRows(50);
+    model.setDeferred(true);
+    model.ingest(batch(0, 30));
+    model.ingest(batch(30, 40));
+    QCOMPARE(model.rowCount(), 0);
+    QCOMPARE(model.heldCount(), 50); // capped like the rows
+    QCOMPARE(model.totalCount(), std::uint64_t(70));
+    model.setPaused(true);
+    model.setDeferred(false);
+    QCOMPARE(model.rowCount(), 0); // still paused
+    model.setPaused(false);
+    QCOMPARE(model.rowCount(), 50);
+    QCOMPARE(model.index(0, 0).data().toULongLong(), 20u); // the newest 50, in order
+    QCOMPARE(model.index(49, 0).data().toULongLong(), 69u);
+
+    // The view, in a tab behind another one of a shown window: it holds the events back
+    // and shows them, scrolled to the newest, when its tab is clicked.
+    QTabWidget tabs;
+    tabs.addTab(new QLabel(QStringLiteral("log")), QStringLiteral("Log"));
+    auto *view = new EventStreamView;
+    tabs.addTab(view, QStringLiteral("Events"));
+    tabs.resize(600, 300);
+    tabs.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&tabs));
+    QVERIFY(!view->isOnScreen());
+    view->ingest(batch(0, 200));
+    QVERIFY(view->model()->isDeferred());
+    QCOMPARE(view->model()->rowCount(), 0);
+    QCOMPARE(view->model()->heldCount(), 200);
+    QTabBar *bar = tabs.tabBar();
+    QTest::mouseClick(bar, Qt::LeftButton, {}, bar->tabRect(1).center());
+    QCOMPARE(tabs.currentWidget(), view);
+    QTRY_VERIFY(!view->model()->isDeferred());
+    QCOMPARE(view->model()->rowCount(), 200);
+    QCOMPARE(view->model()->heldCount(), 0);
+    QTRY_COMPARE(view->table()->verticalScrollBar()->value(),
+                 view->table()->verticalScrollBar()->maximum());
+    QVERIFY(view->table()->verticalScrollBar()->maximum() > 0);
+    // On screen, events go straight in.
+    view->ingest(batch(200, 5));
+    QCOMPARE(view->model()->rowCount(), 205);
 }
 
 void tst_EventStreamView::capKeepsTheNewest()

@@ -63,8 +63,17 @@ public:
 
     bool isPaused() const { return m_paused; }
     void setPaused(bool paused);
-    //! Events held back while paused.
+    //! Events held back while paused or deferred.
     int heldCount() const;
+    /*!
+     * Deferred: new events are held back as while paused, but for nobody to read them:
+     * the view is not on screen (behind another tab, in a closed dock). Undeferred, they
+     * are added at once (unless paused), at most maxRows() of them, so the view shows what
+     * it would have shown had it been visible all along, without paying for hundreds of
+     * thousands of row insertions a second meanwhile.
+     */
+    void setDeferred(bool deferred);
+    bool isDeferred() const { return m_deferred; }
     //! Events seen since the last clear, shown or not.
     std::uint64_t totalCount() const { return m_total; }
     int maxRows() const { return m_maxRows; }
@@ -93,6 +102,7 @@ private:
     int m_generation = -1;
     int m_maxRows = 50000;
     bool m_paused = false;
+    bool m_deferred = false;
     std::uint64_t m_total = 0;
 };
 
@@ -137,6 +147,20 @@ public:
     QLineEdit *taskEdit() const { return m_task; }
     QToolButton *pauseButton() const { return m_pause; }
     QLabel *countLabel() const { return m_count; }
+    //! On screen: shown and not covered (a dock tabbed behind another is "visible" in Qt's
+    //! sense but outside the window).
+    bool isOnScreen() const;
+
+public Q_SLOTS:
+    /*!
+     * Adds the events held back while it was off screen, if it is on screen now. Called on
+     * show and on each ingest(); connect a dock's visibilityChanged(true) to it (queued) for a
+     * dock tab raised while no tick comes.
+     */
+    void catchUp();
+
+protected:
+    void showEvent(QShowEvent *event) override;
 
 private:
     void updateCount();
