@@ -140,6 +140,7 @@ LoopView::~LoopView() = default;
 void LoopView::setModel(const LoopStateModel *model)
 {
     m_model = model;
+    m_background = QPixmap(); // the frames are drawn only with a model
     update();
 }
 
@@ -195,13 +196,67 @@ LoopView::Layout LoopView::layout() const
     return l;
 }
 
+int LoopView::pillWidth(const Layout &l) const
+{
+    int width = 0;
+    for (const LoopPhase phase : { LoopPhase::Idle, LoopPhase::ExpireTimers, LoopPhase::RunReady })
+        width = std::max(width,
+                         fontMetrics().horizontalAdvance(QString::fromLatin1(loopPhaseName(phase)))
+                                 + 24);
+    return std::min(width, (l.cycle.width() - 60) / 3);
+}
+
+void LoopView::paintStatic(QPainter &p, const Layout &l) const
+{
+    const QPalette &pal = palette();
+    p.fillRect(rect(), pal.color(QPalette::Base));
+    if (!m_model)
+        return;
+    p.setPen(QPen(pal.color(QPalette::Mid), 1));
+    p.setBrush(pal.color(QPalette::AlternateBase));
+    for (const QRect &r : { l.ready, l.running, l.timers, l.executor })
+        p.drawRoundedRect(r, 6, 6);
+    // The cycle: an arrow from each phase to the next, and the way back (dashed) once the
+    // ready snapshot ran; the pills themselves change with the phase.
+    const QColor dim = pal.color(QPalette::PlaceholderText);
+    const int width = pillWidth(l);
+    const int y = l.cycle.top() + 8;
+    for (int i = 1; i < 3; ++i) {
+        const int left = l.cycle.left() + i * (width + 30);
+        p.setPen(QPen(dim, 1.5));
+        drawArrow(p, QPoint(left - 30 + 2, y + 15), QPoint(left - 2, y + 15));
+    }
+    const int lastCentre = l.cycle.left() + 2 * (width + 30) + width / 2;
+    const int backY = y + 30 + 10;
+    p.setPen(QPen(dim, 1, Qt::DashLine));
+    p.drawLine(QPoint(lastCentre, y + 30), QPoint(lastCentre, backY));
+    p.drawLine(QPoint(lastCentre, backY), QPoint(l.cycle.left() + width / 2, backY));
+    drawArrow(p, QPoint(l.cycle.left() + width / 2, backY),
+              QPoint(l.cycle.left() + width / 2, y + 31));
+}
+
 void LoopView::paintEvent(QPaintEvent *)
 {
     m_lastPaint.start();
     QPainter p(this);
     p.setRenderHint(QPainter::Antialiasing);
     const QPalette &pal = palette();
-    p.fillRect(rect(), pal.color(QPalette::Base));
+    {
+        const Layout l = layout();
+        const qreal ratio = devicePixelRatioF();
+        const QString fontKey = font().toString();
+        if (m_background.size() != size() * ratio || m_background.devicePixelRatio() != ratio
+            || m_backgroundPalette != qint64(pal.cacheKey()) || m_backgroundFont != fontKey) {
+            m_background = QPixmap(size() * ratio);
+            m_background.setDevicePixelRatio(ratio);
+            QPainter bp(&m_background);
+            bp.setRenderHint(QPainter::Antialiasing);
+            paintStatic(bp, l);
+            m_backgroundPalette = qint64(pal.cacheKey());
+            m_backgroundFont = fontKey;
+        }
+        p.drawPixmap(0, 0, m_background);
+    }
     m_taskBoxes.clear();
     m_paintedReady = 0;
     m_hiddenReady = 0;
@@ -223,10 +278,8 @@ void LoopView::paintEvent(QPaintEvent *)
 
     // A panel's title says what it shows and how to read it; in a narrow dock the short
     // form (name and count) is shown rather than a cut-off sentence.
+    // The frame itself is in the background picture.
     auto panelFrame = [&](const QRect &r, const QString &title, const QString &shortTitle) {
-        p.setPen(QPen(pal.color(QPalette::Mid), 1));
-        p.setBrush(panel);
-        p.drawRoundedRect(r, 6, 6);
         p.setFont(titleFont);
         p.setPen(text);
         const QRect titleRect(r.left() + 8, r.top() + 2, r.width() - 16, kTitleHeight - 4);
@@ -242,18 +295,11 @@ void LoopView::paintEvent(QPaintEvent *)
     {
         const LoopPhase phases[] = { LoopPhase::Idle, LoopPhase::ExpireTimers,
                                      LoopPhase::RunReady };
-        int pillWidth = 0;
-        for (const LoopPhase phase : phases)
-            pillWidth = std::max(
-                    pillWidth,
-                    p.fontMetrics().horizontalAdvance(QString::fromLatin1(loopPhaseName(phase)))
-                            + 24);
-        pillWidth = std::min(pillWidth, (l.cycle.width() - 60) / 3);
+        const int width = pillWidth(l);
         int x = l.cycle.left();
         const int y = l.cycle.top() + 8;
-        QPoint previousEnd;
         for (const LoopPhase phase : phases) {
-            const QRect pill(x, y, pillWidth, 30);
+            const QRect pill(x, y, width, 30);
             const bool current = m.phase() == phase;
             const QColor accent = m.paused() ? QColor(0xef, 0x44, 0x44) : QColor(0x3b, 0x82, 0xf6);
             p.setPen(QPen(current ? accent : pal.color(QPalette::Mid), current ? 2 : 1));
@@ -261,22 +307,9 @@ void LoopView::paintEvent(QPaintEvent *)
             p.drawRoundedRect(pill, 15, 15);
             p.setPen(current ? QColor(Qt::black) : dim);
             m_text->draw(p, pill, Qt::AlignCenter, QString::fromLatin1(loopPhaseName(phase)));
-            if (!previousEnd.isNull()) {
-                p.setPen(QPen(dim, 1.5));
-                drawArrow(p, previousEnd, QPoint(pill.left() - 2, pill.center().y()));
-            }
-            previousEnd = QPoint(pill.right() + 2, pill.center().y());
-            x += pillWidth + 30;
+            x += width + 30;
         }
-        // The way back: after the ready snapshot the loop re-arms and returns to Qt.
-        p.setPen(QPen(dim, 1, Qt::DashLine));
-        const int backY = y + 30 + 10;
-        p.drawLine(QPoint(previousEnd.x() - pillWidth / 2, y + 30),
-                   QPoint(previousEnd.x() - pillWidth / 2, backY));
-        p.drawLine(QPoint(previousEnd.x() - pillWidth / 2, backY),
-                   QPoint(l.cycle.left() + pillWidth / 2, backY));
-        drawArrow(p, QPoint(l.cycle.left() + pillWidth / 2, backY),
-                  QPoint(l.cycle.left() + pillWidth / 2, y + 31));
+        // The arrows between the pills and the way back are in the background picture.
         p.setPen(text);
         // One status line under the cycle, right-aligned clear of the way-back arrow.
         const QRect info(l.cycle.left(), l.cycle.top() + 52, l.cycle.width(), 20);
