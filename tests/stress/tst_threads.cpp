@@ -32,11 +32,13 @@ namespace {
 //! Captured by callables handed to the loop: counts the copies alive.
 struct Tracked
 {
-    explicit Tracked(std::atomic<int> &live) : live(&live) { live.fetch_add(1); }
-    Tracked(const Tracked &other) : live(other.live) { live->fetch_add(1); }
+    explicit Tracked(std::atomic<int> &counter) : m_live(&counter) { counter.fetch_add(1); }
+    Tracked(const Tracked &other) : m_live(other.m_live) { m_live->fetch_add(1); }
     Tracked &operator=(const Tracked &) = delete;
-    ~Tracked() { live->fetch_sub(1); }
-    std::atomic<int> *live;
+    ~Tracked() { m_live->fetch_sub(1); }
+
+private:
+    std::atomic<int> *m_live;
 };
 
 //! Busy work on a worker for about \a iterations steps (no sleep: the pool stays busy).
