@@ -153,9 +153,11 @@ void tst_Soak::millionTasksInWavesKeepMemoryFlat()
         std::vector<loopscope::TimerHandle> cancellers;
         for (int wave = 0; wave < waves; ++wave) {
             for (int i = 0; i < kWave; ++i) {
+                // Named, in this order: argument evaluation order differs between compilers.
                 const bool fail = pick(0, 9) == 0;
-                tasks.push_back(
-                        loop.createTask(worker(pick(0, 3), Duration(1ms * pick(0, 20)), fail)));
+                const int sleeps = pick(0, 3);
+                const Duration step = 1ms * pick(0, 20);
+                tasks.push_back(loop.createTask(worker(sleeps, step, fail)));
                 tasks.back().addDoneCallback([&tally] { ++tally.doneCallbacks; });
             }
             // A quarter cancelled: a third of those before their first step, the rest from a
