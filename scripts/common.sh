@@ -5,6 +5,7 @@
 LOOPSCOPE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # configure_and_build <build-dir> [cmake -D options...]
+# Builds every target, or only those in the array build_targets when the caller set it.
 configure_and_build() {
     local build_dir="$1"
     shift
@@ -16,6 +17,10 @@ configure_and_build() {
     fi
     echo "==> cmake -S $LOOPSCOPE_ROOT -B $build_dir ${generator[*]} $*"
     cmake -S "$LOOPSCOPE_ROOT" -B "$build_dir" "${generator[@]}" "$@"
-    echo "==> cmake --build $build_dir -j${LOOPSCOPE_JOBS:-2}"
-    cmake --build "$build_dir" -j"${LOOPSCOPE_JOBS:-2}"
+    local targets=()
+    if [[ -n "${build_targets+set}" ]] && ((${#build_targets[@]})); then
+        targets=(--target "${build_targets[@]}")
+    fi
+    echo "==> cmake --build $build_dir -j${LOOPSCOPE_JOBS:-2} ${targets[*]}"
+    cmake --build "$build_dir" -j"${LOOPSCOPE_JOBS:-2}" "${targets[@]}"
 }

@@ -2,6 +2,8 @@
 
 #include "eventloop_p.h"
 
+#include "loopscope/tsan.h"
+
 #include <QCoreApplication>
 #include <QEvent>
 #include <QEventLoop>
@@ -20,6 +22,16 @@ namespace loopscope {
 namespace {
 
 const QEvent::Type kWakeEvent = static_cast<QEvent::Type>(QEvent::registerEventType());
+
+//! A wake event for the loop's driver; posted from any thread.
+QEvent *newWakeEvent()
+{
+    auto *event = new QEvent(kWakeEvent);
+    // Qt's posted-event queue is locked inside Qt, out of ThreadSanitizer's sight: the
+    // driver acquires this when the event arrives (LoopDriver::event()).
+    LOOPSCOPE_TSAN_RELEASE(event);
+    return event;
+}
 
 thread_local EventLoop *t_currentLoop = nullptr; // the loop iterating or running here
 thread_local EventLoop *t_threadLoop = nullptr; // the first loop created in this thread
@@ -69,6 +81,7 @@ int qtTimerMilliseconds(Duration wait)
 
 bool LoopDriver::event(QEvent *event)
 {
+    LOOPSCOPE_TSAN_ACQUIRE(event); // see newWakeEvent()
     if (event->type() == kWakeEvent) {
         if (m_core)
             m_core->onWakeEvent();
@@ -171,8 +184,7 @@ void LoopCore::requestWake()
     // Coalesced: at most one wake event in Qt's queue. onWakeEvent() clears the flag before
     // it drains the inbox, so a push after the drain always posts a fresh event.
     if (!m_wakePending.exchange(true, std::memory_order_acq_rel))
-        QCoreApplication::postEvent(m_driver.get(), new QEvent(kWakeEvent),
-                                    Qt::NormalEventPriority);
+        QCoreApplication::postEvent(m_driver.get(), newWakeEvent(), Qt::NormalEventPriority);
 }
 
 void LoopCore::forceWake()
@@ -184,7 +196,7 @@ void LoopCore::forceWake()
     // clear and does nothing, so no iteration runs twice and none moves ahead of Qt events
     // queued before it.
     m_wakePending.store(true, std::memory_order_release);
-    QCoreApplication::postEvent(m_driver.get(), new QEvent(kWakeEvent), Qt::NormalEventPriority);
+    QCoreApplication::postEvent(m_driver.get(), newWakeEvent(), Qt::NormalEventPriority);
 }
 
 // --- one iteration --------------------------------------------------------------------
@@ -196,8 +208,7 @@ void LoopCore::onWakeEvent()
         // nothing may run after stop() (one of forceWake()'s two events can land here).
         // Keep the wake for whoever runs the loop next.
         if (m_wakePending.load(std::memory_order_acquire))
-            QCoreApplication::postEvent(m_driver.get(), new QEvent(kWakeEvent),
-                                        Qt::NormalEventPriority);
+            QCoreApplication::postEvent(m_driver.get(), newWakeEvent(), Qt::NormalEventPriority);
         return;
     }
     if (!m_wakePending.exchange(false, std::memory_order_acq_rel))

@@ -1,5 +1,7 @@
 #include "eventloop_p.h"
 
+#include "loopscope/tsan.h"
+
 #include <QStringList>
 #include <QThread>
 #include <QThreadPool>
@@ -72,7 +74,8 @@ void LoopCore::submitToExecutor(Ref<ExecutorJob> job)
     Ref<LoopCore> self(this);
     if (g_executorSubmitFault) [[unlikely]]
         g_executorSubmitFault();
-    m_executor->start([self, job]() mutable {
+    // HandOff: the pool's queue is locked inside Qt, out of ThreadSanitizer's sight.
+    m_executor->start(HandOff([self, job]() mutable {
         LoopCore *core = self.get();
         job->m_thread = QThread::currentThreadId();
         const auto started = std::chrono::steady_clock::now();
@@ -99,7 +102,7 @@ void LoopCore::submitToExecutor(Ref<ExecutorJob> job)
             // The loop closed while the job ran: close() waits for the pool, so only a job
             // it could not wait for ends here, and its result has nowhere to go.
         }
-    });
+    }));
     // Counted only once the pool took the job: start() may throw (std::bad_alloc), and a job
     // counted but never completed kept an auto-advancing virtual clock from ever moving
     // again (it waits for jobs in flight). The worker does not touch these fields, and the

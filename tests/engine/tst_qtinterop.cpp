@@ -8,6 +8,7 @@
 
 #include <loopscope/loopscope.h>
 #include <loopscope/qtinterop.h>
+#include <loopscope/tsan.h>
 
 #include <QCoroFuture>
 #include <QCoroSignal>
@@ -129,6 +130,19 @@ QString messageOf(const std::exception_ptr &e)
 }
 
 } // namespace
+
+//! QProcess forks through clone(), which clang 14's ThreadSanitizer runtime cannot follow
+//! (a CHECK fails in its fork interceptor, suppressions or not): nothing to do with threads.
+#define skipUnderThreadSanitizer()                                     \
+  do {                                                                 \
+    if (kThreadSanitizer)                                              \
+      QSKIP("QProcess's clone() is not supported by ThreadSanitizer"); \
+  } while (false)
+#ifdef LOOPSCOPE_TSAN
+constexpr bool kThreadSanitizer = true;
+#else
+constexpr bool kThreadSanitizer = false;
+#endif
 
 class tst_QtInterop : public QObject
 {
@@ -345,7 +359,16 @@ void tst_QtInterop::qcoroTaskResultFromAnotherThreadArrivesOnTheLoopThread()
     });
     QThread *finishedOn = nullptr;
     auto onWorker = [&]() -> QCoro::Task<int> {
+        // First a suspension the loop thread resumes, so toFuture() is awaiting this task
+        // before it hops: QCoro's Task is not thread-safe, and registering the awaiter on
+        // the loop thread while the worker already finishes the task was a data race
+        // (ThreadSanitizer).
+        auto turn = QCoro::sleepFor(0ms); // a named local: see g++ bug 99576
+        co_await turn;
+        // QCoro hops through Qt's event queue, invisible to ThreadSanitizer.
+        LOOPSCOPE_TSAN_RELEASE(&worker);
         co_await QCoro::moveToThread(&worker);
+        LOOPSCOPE_TSAN_ACQUIRE(&worker);
         finishedOn = QThread::currentThread();
         co_return 99;
     };
@@ -587,8 +610,16 @@ void tst_QtInterop::signalFromAnotherThreadArrivesOnTheLoopThread()
 {
     Fixture f;
     Emitter emitter;
-    std::unique_ptr<QThread> thread(QThread::create([&] { Q_EMIT emitter.value(13); }));
-    auto joinThread = qScopeGuard([&] { thread->wait(); });
+    // QThread::wait() joins inside Qt, out of ThreadSanitizer's sight: the release/acquire
+    // pair orders the emission before the emitter's destruction.
+    std::unique_ptr<QThread> thread(QThread::create([&] {
+        Q_EMIT emitter.value(13);
+        LOOPSCOPE_TSAN_RELEASE(&emitter);
+    }));
+    auto joinThread = qScopeGuard([&] {
+        thread->wait();
+        LOOPSCOPE_TSAN_ACQUIRE(&emitter);
+    });
     QThread *resumedOn = nullptr;
     auto body = [&]() -> Coro<int> {
         auto next = loopscope::waitForSignal(&emitter, &Emitter::value);
@@ -821,6 +852,7 @@ void tst_QtInterop::qtimerInactiveCompletesAtOnce()
 
 void tst_QtInterop::processStartedAndFinishedDeliverExitCode()
 {
+    skipUnderThreadSanitizer();
     Fixture f;
     QProcess process;
     TaskRef current;
@@ -845,6 +877,7 @@ void tst_QtInterop::processStartedAndFinishedDeliverExitCode()
 
 void tst_QtInterop::processCancelWhileRunningThrowsAtOnce()
 {
+    skipUnderThreadSanitizer();
     Fixture f;
     QProcess process;
     auto killProcess = qScopeGuard([&] {
@@ -868,6 +901,7 @@ void tst_QtInterop::processCancelWhileRunningThrowsAtOnce()
 
 void tst_QtInterop::processFailedToStartRaisesRuntimeError()
 {
+    skipUnderThreadSanitizer();
     Fixture f;
     QProcess process;
     auto body = [&]() -> Coro<QString> {

@@ -131,6 +131,7 @@ private Q_SLOTS:
     void breakOnSlowCallbackPausesAfterASlowCallback();
     void breakpointFlagsSurviveAResetTaskBreakpointsDoNot();
     void resetWithBreakpointsSetUnwindsTheOldTasks();
+    void destroyedWhileAResetUnwindsLetsTheResetFinish();
 };
 
 void tst_LoopHost::loopRunsOnItsOwnThread()
@@ -625,6 +626,35 @@ void tst_LoopHost::resetWithBreakpointsSetUnwindsTheOldTasks()
     for (const TaskStats &t : oldRecorder->tasks())
         QVERIFY2(t.state == TaskStats::State::Cancelled, qPrintable(t.name));
     QCOMPARE(oldRecorder->loopStats().tasksDestroyedPending, 0u);
+}
+
+void tst_LoopHost::destroyedWhileAResetUnwindsLetsTheResetFinish()
+{
+    // ~LoopHost's teardown used to be delivered inside the reset's own teardown (a nested
+    // event loop unwinding the cancelled tasks) and to end the thread there: the old tasks
+    // never finished their cleanup (destroyed pending), and the loop the reset created next
+    // was closed by ~LoopWorker on this thread (a data race ThreadSanitizer reported).
+    std::shared_ptr<const loopscope::TraceRecorder> old;
+    {
+        LoopHost host(Real);
+        ScenarioSpawn spawn = ScenarioSpawn::withDefaults(ScenarioTemplate::CancellationStorm,
+                                                          QStringLiteral("c"), 4);
+        spawn.params.insert(QStringLiteral("sleepMs"), 3600000);
+        spawn.params.insert(QStringLiteral("cancelAfterMs"), 3600000);
+        spawn.params.insert(QStringLiteral("fraction"), 0.0);
+        spawn.params.insert(QStringLiteral("cleanupMs"), 200);
+        host.spawn(spawn);
+        QTRY_COMPARE(countTasks(host.lastBatch(), TaskStats::State::Waiting, QStringLiteral("c")),
+                     std::size_t(4));
+        old = host.recorder();
+        host.reset(); // cancels them: each cleans up for 200 ms ...
+    } // ... while the host is destroyed
+    QVERIFY(old);
+    QCOMPARE(old->lintCount(loopscope::LintKind::DestroyedPending), std::uint64_t(0));
+    std::size_t cancelled = 0;
+    for (const TaskStats &t : old->tasks())
+        cancelled += t.name.startsWith(QLatin1Char('c')) && t.state == TaskStats::State::Cancelled;
+    QCOMPARE(cancelled, std::size_t(4));
 }
 
 QTEST_MAIN(tst_LoopHost)

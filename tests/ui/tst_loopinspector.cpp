@@ -3,6 +3,7 @@
 #include <loopscope/recorder.h>
 #include <loopscope/sleep.h>
 #include <loopscope/task.h>
+#include <loopscope/tsan.h>
 #include <loopscope/ui/warningsmodel.h>
 #include <loopscope/ui/warningspanel.h>
 #include <loopscope/ui/loopinspector.h>
@@ -111,7 +112,15 @@ public:
 
     void run(const std::function<void()> &fn)
     {
-        QMetaObject::invokeMethod(&m_context, fn, Qt::BlockingQueuedConnection);
+        // Qt's queue and the semaphore this blocks on are invisible to ThreadSanitizer:
+        // HandOff orders what came before with fn, the release/acquire pair fn with what
+        // follows here.
+        QMetaObject::invokeMethod(&m_context, loopscope::HandOff([this, &fn] {
+            fn();
+            LOOPSCOPE_TSAN_RELEASE(this);
+        }),
+                                  Qt::BlockingQueuedConnection);
+        LOOPSCOPE_TSAN_ACQUIRE(this);
     }
     EventLoop &loop() { return *m_loop; }
     bool hasLoop() const { return bool(m_loop); }

@@ -5,6 +5,7 @@
 
 #include <loopscope/eventloop.h>
 #include <loopscope/recorder.h>
+#include <loopscope/tsan.h>
 #include <loopscope/ui/tracebatch.h>
 
 #include <QMetaObject>
@@ -36,6 +37,11 @@ LoopHost::LoopHost(const ClockSpec &clock, QObject *parent)
     m_thread->setObjectName(QStringLiteral("loopscope-loop"));
     m_worker = new LoopWorker(this, m_pulse);
     m_worker->moveToThread(m_thread);
+#ifdef LOOPSCOPE_TSAN
+    // QThread::wait() joins inside Qt, out of ThreadSanitizer's sight: the thread's last act
+    // (finished() is emitted on it) orders all it did before ~LoopHost deletes the worker.
+    connect(m_thread, &QThread::finished, [worker = m_worker] { LOOPSCOPE_TSAN_RELEASE(worker); });
+#endif
     m_thread->start();
     m_generation = 1;
     post([clock, generation = m_generation](LoopWorker &w) { w.createLoop(clock, generation); });
@@ -52,16 +58,17 @@ LoopHost::~LoopHost()
     // The loop is closed on its own thread, queued behind whatever command still runs there
     // (even a callback that blocks the loop); then the thread ends. The worker itself, with no
     // loop left, is deleted here once its thread is gone.
-    LoopWorker *worker = m_worker;
+    // Posted as a command, so it waits for a reset whose teardown is still unwinding tasks:
+    // delivered inside that teardown's nested event loop, it used to end the thread half-way
+    // through the reset, whose new loop was then closed by ~LoopWorker on this thread
+    // (ThreadSanitizer, tst_loophost).
     QThread *thread = m_thread;
-    QMetaObject::invokeMethod(
-            worker,
-            [worker, thread] {
-                worker->teardown();
-                thread->quit();
-            },
-            Qt::QueuedConnection);
+    post([thread](LoopWorker &w) {
+        w.teardown();
+        thread->quit();
+    });
     m_thread->wait();
+    LOOPSCOPE_TSAN_ACQUIRE(m_worker); // see the constructor
     delete m_worker;
     delete m_thread;
 }
@@ -69,8 +76,9 @@ LoopHost::~LoopHost()
 void LoopHost::post(std::function<void(LoopWorker &)> command)
 {
     LoopWorker *worker = m_worker;
+    // HandOff: Qt's queue to the loop thread is invisible to ThreadSanitizer.
     QMetaObject::invokeMethod(
-            worker, [worker, command = std::move(command)] { worker->execute(command); },
+            worker, HandOff([worker, command = std::move(command)] { worker->execute(command); }),
             Qt::QueuedConnection);
 }
 

@@ -7,6 +7,7 @@
 #include <loopscope/observer.h>
 #include <loopscope/recorder.h>
 #include <loopscope/task.h>
+#include <loopscope/tsan.h>
 #include <loopscope/ui/loopstatemodel.h>
 #include <loopscope/ui/loopview.h>
 #include <loopscope/ui/taskfilterproxymodel.h>
@@ -402,13 +403,11 @@ void LoopInspector::detach()
         if (LoopAgent *agent = m_link->agent) {
             // Removed and deleted on its own thread, unless the loop closes first (the agent
             // then removes itself, and this event is discarded with it).
-            QMetaObject::invokeMethod(
-                    agent,
-                    [agent] {
-                        agent->detachFromLoop();
-                        agent->deleteLater();
-                    },
-                    Qt::QueuedConnection);
+            QMetaObject::invokeMethod(agent, HandOff([agent] {
+                                          agent->detachFromLoop();
+                                          agent->deleteLater();
+                                      }),
+                                      Qt::QueuedConnection);
             m_link->agent = nullptr;
         }
     }
@@ -443,9 +442,10 @@ void LoopInspector::send(F &&command)
         return;
     }
     std::lock_guard lock(m_link->mutex);
+    // HandOff: Qt's queue to the loop's thread is invisible to ThreadSanitizer.
     if (LoopAgent *agent = m_link->agent)
         QMetaObject::invokeMethod(
-                agent, [agent, command = std::forward<F>(command)] { command(*agent); },
+                agent, HandOff([agent, command = std::forward<F>(command)] { command(*agent); }),
                 Qt::QueuedConnection);
 }
 

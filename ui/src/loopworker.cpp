@@ -2,6 +2,7 @@
 
 #include <loopscope/clock.h>
 #include <loopscope/errors.h>
+#include <loopscope/tsan.h>
 #include <loopscope/ui/loophost.h>
 
 #include <QElapsedTimer>
@@ -81,9 +82,11 @@ void LoopWorker::guarded(const char *what, F &&fn)
 
 void LoopWorker::report(const QString &message)
 {
+    // HandOff, here and below: Qt's queue to the GUI thread is invisible to ThreadSanitizer.
     LoopHost *host = m_host;
-    QMetaObject::invokeMethod(
-            host, [host, message] { Q_EMIT host->messageLogged(message); }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(host,
+                              HandOff([host, message] { Q_EMIT host->messageLogged(message); }),
+                              Qt::QueuedConnection);
 }
 
 void LoopWorker::execute(std::function<void(LoopWorker &)> command)
@@ -120,18 +123,18 @@ void LoopWorker::createLoop(const ClockSpec &clock, int generation)
     LoopHost *host = m_host;
     m_loop->setExceptionHandler(m_recorder->exceptionHandler([host](const ExceptionContext &c) {
         const QString line = c.toString();
-        QMetaObject::invokeMethod(
-                host, [host, line] { Q_EMIT host->messageLogged(line); }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(host, HandOff([host, line] { Q_EMIT host->messageLogged(line); }),
+                                  Qt::QueuedConnection);
     }));
     m_loop->addObserver(m_recorder.get());
     m_loop->addObserver(m_pulseObserver.get());
     m_taskBreakpoints.clear(); // ids of the old loop's tasks
     m_loop->setBreakOnTaskFailure(m_breakOnTaskFailure);
     m_loop->setBreakOnSlowCallback(m_breakOnSlowCallback);
-    QMetaObject::invokeMethod(
-            host,
-            [host, generation, recorder = m_recorder] { host->adoptLoop(generation, recorder); },
-            Qt::QueuedConnection);
+    QMetaObject::invokeMethod(host, HandOff([host, generation, recorder = m_recorder] {
+                                  host->adoptLoop(generation, recorder);
+                              }),
+                              Qt::QueuedConnection);
 }
 
 void LoopWorker::teardown()
@@ -201,12 +204,10 @@ void LoopWorker::runScenario(const Scenario &scenario)
         ScenarioHooks hooks;
         hooks.print = [host, place](const QString &line) {
             const auto [ns, sequence] = place();
-            QMetaObject::invokeMethod(
-                    host,
-                    [host, line, ns = ns, sequence = sequence] {
-                        Q_EMIT host->printed(line, ns, sequence);
-                    },
-                    Qt::QueuedConnection);
+            QMetaObject::invokeMethod(host, HandOff([host, line, ns = ns, sequence = sequence] {
+                                          Q_EMIT host->printed(line, ns, sequence);
+                                      }),
+                                      Qt::QueuedConnection);
         };
         Task<ScenarioOutcome> run = loopscope::runScenario(*m_loop, scenario, std::move(hooks));
         run.addDoneCallback([host, place](Future<ScenarioOutcome> f) {
@@ -220,7 +221,7 @@ void LoopWorker::runScenario(const Scenario &scenario)
                         results.insert(r.taskId, r.text);
                 }
                 QMetaObject::invokeMethod(
-                        host, [host, results] { Q_EMIT host->resultsKnown(results); },
+                        host, HandOff([host, results] { Q_EMIT host->resultsKnown(results); }),
                         Qt::QueuedConnection);
             } catch (const CancelledError &) {
                 summary = QStringLiteral("cancelled");
@@ -228,12 +229,10 @@ void LoopWorker::runScenario(const Scenario &scenario)
                 summary = QStringLiteral("failed: ") + QString::fromUtf8(e.what());
             }
             const auto [ns, sequence] = place();
-            QMetaObject::invokeMethod(
-                    host,
-                    [host, summary, ns = ns, sequence = sequence] {
-                        Q_EMIT host->scenarioFinished(summary, ns, sequence);
-                    },
-                    Qt::QueuedConnection);
+            QMetaObject::invokeMethod(host, HandOff([host, summary, ns = ns, sequence = sequence] {
+                                          Q_EMIT host->scenarioFinished(summary, ns, sequence);
+                                      }),
+                                      Qt::QueuedConnection);
         });
         m_runs.push_back(std::move(run));
     });
@@ -313,7 +312,7 @@ void LoopWorker::setClock(const ClockSpec &clock, int generation)
             LoopHost *host = m_host;
             const double factor = clock.scale;
             QMetaObject::invokeMethod(
-                    host, [host, factor] { Q_EMIT host->timeScaleApplied(factor); },
+                    host, HandOff([host, factor] { Q_EMIT host->timeScaleApplied(factor); }),
                     Qt::QueuedConnection);
         });
         return;
