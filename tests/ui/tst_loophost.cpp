@@ -644,7 +644,7 @@ void tst_LoopHost::destroyedWhileAResetUnwindsLetsTheResetFinish()
         spawn.params.insert(QStringLiteral("fraction"), 0.0);
         spawn.params.insert(QStringLiteral("cleanupMs"), 200);
         host.spawn(spawn);
-        QTRY_COMPARE(countTasks(host.lastBatch(), TaskStats::State::Waiting, QStringLiteral("c")),
+        QTRY_COMPARE(countTasks(host, TaskStats::State::Waiting, QStringLiteral("c")),
                      std::size_t(4));
         old = host.recorder();
         host.reset(); // cancels them: each cleans up for 200 ms ...
