@@ -40,6 +40,11 @@ public:
     {
     }
 
+    //! Handles come from the per-thread pool (see poolAllocate()): a warm loop's callSoon
+    //! allocates nothing.
+    static void *operator new(std::size_t size) { return poolAllocate(size); }
+    static void operator delete(void *block, std::size_t size) noexcept { poolFree(block, size); }
+
     //! Runs the callback. Only the loop calls this, and only when not cancelled.
     virtual void run() = 0;
     //! A human-readable description: kind, callable and creation site.
