@@ -40,6 +40,10 @@ public:
         : m_cancelled(std::make_shared<std::atomic<bool>>(false)), m_location(location)
     {
     }
+    //! From the per-thread pool (see poolAllocate()): made and freed on the loop's thread.
+    static void *operator new(std::size_t size) { return poolAllocate(size); }
+    static void operator delete(void *block, std::size_t size) noexcept { poolFree(block, size); }
+
     //! Worker thread. Skips the callable when the future was cancelled before it started.
     virtual void run() noexcept = 0;
     //! Loop thread: moves the outcome into the future unless it was cancelled meanwhile.
