@@ -130,7 +130,7 @@ int main(int argc, char **argv)
     }
     std::erase_if(rows, [](const Row &r) { return r.bars.empty(); });
 
-    constexpr int kWidth = 1100, kLeft = 150, kLabel = 150, kBar = 22, kGap = 6, kRowGap = 26;
+    constexpr int kWidth = 1100, kLeft = 150, kLabel = 240, kBar = 22, kGap = 6, kRowGap = 26;
     int height = 70;
     for (const Row &r : rows)
         height += int(r.bars.size()) * (kBar + kGap) + kRowGap;
