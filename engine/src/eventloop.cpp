@@ -170,11 +170,12 @@ void LoopCore::scheduleThreadsafe(Ref<HandleBase> handle)
 void LoopCore::requestWake()
 {
     // Coalesced: at most one wake event in Qt's queue. onWakeEvent() clears the flag before
-    // it drains the inbox, so a push after the drain always posts a fresh event. Only this
-    // loop's thread clears it, so a set flag seen here stays set: the plain load spares the
-    // locked exchange that every iteration of a busy loop paid.
-    if (!m_wakePending.load(std::memory_order_acquire)
-        && !m_wakePending.exchange(true, std::memory_order_acq_rel))
+    // it drains the inbox, so a push after the drain always posts a fresh event. Always the
+    // locked exchange, never a plain load first: from another thread (callSoonThreadsafe,
+    // executor completions) a load could see the flag still set while the loop had already
+    // cleared it and, not yet seeing this thread's inbox push, found the inbox empty: a lost
+    // wake-up that hung tst_model (store-buffer reordering; the exchange orders both).
+    if (!m_wakePending.exchange(true, std::memory_order_acq_rel))
         QCoreApplication::postEvent(m_driver.get(), new QEvent(kWakeEvent),
                                     Qt::NormalEventPriority);
 }
