@@ -1,8 +1,11 @@
 // timers: 200,000 callLater with delays uniform in [0, 200 ms] (fixed seed), run until the
 // last fired: total time, scheduling time, mean and p99 lateness (how late each fired, real
 // time). Against one single-shot QTimer per deadline, which Qt 6.4 (a linear timer list)
-// cannot do at full size in reasonable time: Qt runs 20,000, and Loopscope runs that size
-// too so that the comparison is like for like.
+// cannot do at full size in reasonable time: Qt runs 40,000 (issue 6 asks for the largest
+// size that finishes in 20 s; 20,000 took 1.5 s on the 2-core machine and the cost grows
+// about with the square of the count, and five repetitions of a 20 s run would not fit in
+// bench/run's 5 minutes), and Loopscope runs that size too so that the comparison is like
+// for like. The delays span 200 ms whatever the size, so no run can take less than that.
 //
 //   bench_timers [--quick] [--reps N]
 
@@ -101,12 +104,11 @@ int main(int argc, char **argv)
     QCoreApplication app(argc, argv);
     const bench::Options options(argc, argv);
     const auto full = delays(options.size(200'000));
-    const auto small = delays(options.size(20'000));
+    const auto small = delays(options.size(40'000));
     bench::Result ours("timers", "loopscope", std::int64_t(full.size()));
     bench::Result oursSmall("timers", "loopscope", std::int64_t(small.size()));
     bench::Result qt("timers", "qt", std::int64_t(small.size()));
-    qt.setNote("20,000 QTimers: the largest size Qt 6.4 schedules and fires in well under 20 s "
-               "(its timer list is linear)");
+    qt.setNote("40,000 QTimers: Qt 6.4's timer list is linear, so 200,000 would take minutes");
     for (int rep = 0; rep < options.repetitions; ++rep) {
         runLoopscope(full, ours);
         runLoopscope(small, oursSmall);

@@ -199,6 +199,8 @@ private:
     // The thread-safe inbox (Python: _write_to_self + the ready deque under the GIL).
     mutable std::mutex m_inboxMutex;
     std::vector<Ref<HandleBase>> m_inbox;
+    std::vector<Ref<HandleBase>> m_inboxSpare; //!< drainInbox()'s, loop thread only
+    std::atomic<bool> m_inboxFilled{ false }; //!< m_inbox is not empty (set under the lock)
     std::atomic<bool> m_wakePending{ false };
     std::atomic<bool> m_closed{ false };
 

@@ -53,7 +53,8 @@ FutureBase::~FutureBase()
 {
     if (m_status == FutureStatus::Pending && m_kind == FutureKind::Foreign)
         m_loop->foreignSettled();
-    reportIfNeverRetrieved(describe(), 0);
+    if (m_exceptionNotRetrieved) [[unlikely]]
+        reportIfNeverRetrieved(describe(), 0);
     derefLoopCore(m_loop);
 }
 
@@ -227,7 +228,7 @@ std::size_t FutureBase::removeDoneCallbackByIdentity(const void *identity)
 
 void FutureBase::scheduleCallbacks()
 {
-    std::vector<Entry> callbacks;
+    CallbackList callbacks;
     callbacks.swap(m_callbacks);
     if (callbacks.empty())
         return;

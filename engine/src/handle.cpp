@@ -2,6 +2,11 @@
 
 #include "eventloop_p.h"
 
+#include <sanitizer/asan_interface.h>
+
+#include <algorithm>
+#include <new>
+
 namespace loopscope {
 
 const char *handleKindName(HandleKind kind)
@@ -24,6 +29,101 @@ const char *handleKindName(HandleKind kind)
 }
 
 namespace detail {
+
+// --- the small-object pool ---------------------------------------------------------------
+
+namespace {
+
+constexpr std::size_t kGranule = 16;
+constexpr std::size_t kClassCount = 32; // blocks up to 512 bytes
+// What a thread keeps per size class for reuse: enough for the working set of a busy loop
+// (10,000 tasks each with a step handle in flight), bounded so that a burst of a million
+// callbacks does not stay cached for the rest of the thread's life.
+constexpr std::size_t kMaxCachedBlocks = 16384;
+constexpr std::size_t kMaxCachedBytes = std::size_t(2) << 20;
+
+struct FreeBlock
+{
+    FreeBlock *next;
+};
+
+// Trivially destructible, so still usable while the thread's other thread_local objects are
+// destroyed (a handle may die in one of their destructors): once `closed`, blocks go
+// straight back to the global heap.
+struct ThreadPool
+{
+    FreeBlock *head[kClassCount];
+    std::uint32_t count[kClassCount];
+    bool reaperArmed;
+    bool closed;
+};
+thread_local ThreadPool t_pool{};
+
+//! Frees the thread's cached blocks when the thread ends.
+struct PoolReaper
+{
+    bool armed = false;
+    ~PoolReaper()
+    {
+        t_pool.closed = true;
+        for (std::size_t c = 0; c < kClassCount; ++c) {
+            while (FreeBlock *b = t_pool.head[c]) {
+                ASAN_UNPOISON_MEMORY_REGION(b, (c + 1) * kGranule);
+                t_pool.head[c] = b->next;
+                ::operator delete(b);
+            }
+            t_pool.count[c] = 0;
+        }
+    }
+};
+thread_local PoolReaper t_reaper;
+
+constexpr std::size_t sizeClassOf(std::size_t size) noexcept
+{
+    return size == 0 ? 0 : (size - 1) / kGranule;
+}
+
+constexpr std::size_t maxCached(std::size_t sizeClass) noexcept
+{
+    return std::min(kMaxCachedBlocks, kMaxCachedBytes / ((sizeClass + 1) * kGranule));
+}
+
+} // namespace
+
+void *poolAllocate(std::size_t size)
+{
+    const std::size_t c = sizeClassOf(size);
+    if (c >= kClassCount)
+        return ::operator new(size);
+    if (FreeBlock *b = t_pool.head[c]) {
+        ASAN_UNPOISON_MEMORY_REGION(b, (c + 1) * kGranule);
+        t_pool.head[c] = b->next;
+        --t_pool.count[c];
+        return b;
+    }
+    return ::operator new((c + 1) * kGranule);
+}
+
+void poolFree(void *block, std::size_t size) noexcept
+{
+    const std::size_t c = sizeClassOf(size);
+    if (c >= kClassCount || t_pool.closed || t_pool.count[c] >= maxCached(c)) {
+        ::operator delete(block);
+        return;
+    }
+    if (!t_pool.reaperArmed) [[unlikely]] {
+        t_pool.reaperArmed = true;
+        t_reaper.armed = true; // first use constructs it: its destructor runs at thread exit
+    }
+    auto *b = static_cast<FreeBlock *>(block);
+    b->next = t_pool.head[c];
+    t_pool.head[c] = b;
+    ++t_pool.count[c];
+    // Under ASan a stale pointer into a recycled block is still reported as a use after free.
+    ASAN_POISON_MEMORY_REGION(b, (c + 1) * kGranule);
+}
+
+// --- handles ------------------------------------------------------------------------------
 
 std::string describeLocation(const SourceLocation &loc)
 {

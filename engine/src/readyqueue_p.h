@@ -2,11 +2,19 @@
 
 #include "loopscope/handle.h"
 
-#include <deque>
+#include <cstddef>
+#include <memory>
+#include <utility>
 
 namespace loopscope::detail {
 
-//! The FIFO of callbacks ready to run (Python: loop._ready). Holds one reference per entry.
+/*!
+ * The FIFO of callbacks ready to run (Python: loop._ready). Holds one reference per entry.
+ *
+ * A ring buffer whose capacity only doubles: a std::deque allocates and frees a block every
+ * 64 entries as the queue moves along, which was an allocation per 64 callSoon in a warm
+ * loop. A ring grown large by a burst is given back once the queue drains.
+ */
 class ReadyQueue
 {
 public:
@@ -15,34 +23,65 @@ public:
     ReadyQueue &operator=(const ReadyQueue &) = delete;
     ~ReadyQueue() { clear(); }
 
-    bool empty() const noexcept { return m_items.empty(); }
-    std::size_t size() const noexcept { return m_items.size(); }
+    bool empty() const noexcept { return m_size == 0; }
+    std::size_t size() const noexcept { return m_size; }
 
-    void push(Ref<HandleBase> handle) { m_items.push_back(handle.release()); }
-    Ref<HandleBase> pop()
+    void push(Ref<HandleBase> handle)
     {
-        HandleBase *h = m_items.front();
-        m_items.pop_front();
+        if (m_size == m_capacity) [[unlikely]]
+            grow();
+        m_ring[(m_head + m_size) & (m_capacity - 1)] = handle.release();
+        ++m_size;
+    }
+    Ref<HandleBase> pop() noexcept
+    {
+        HandleBase *h = m_ring[m_head];
+        m_head = (m_head + 1) & (m_capacity - 1);
+        if (--m_size == 0 && m_capacity > kKeptCapacity) [[unlikely]]
+            release();
         return Ref<HandleBase>::adopt(h);
     }
     template <typename F>
     void forEach(F &&fn) const
     {
-        for (const HandleBase *h : m_items)
-            fn(*h);
+        for (std::size_t i = 0; i < m_size; ++i)
+            fn(*m_ring[(m_head + i) & (m_capacity - 1)]);
     }
     void clear() noexcept
     {
         // Dropping a handle may run destructors that schedule more work; take the items
-        // out first so that never touches a half-cleared container.
-        std::deque<HandleBase *> items;
-        items.swap(m_items);
-        for (HandleBase *h : items)
-            h->deref();
+        // out first so that never touches a half-cleared queue.
+        std::unique_ptr<HandleBase *[]> ring = std::move(m_ring);
+        const std::size_t head = m_head, size = m_size, capacity = m_capacity;
+        m_head = m_size = m_capacity = 0;
+        for (std::size_t i = 0; i < size; ++i)
+            ring[(head + i) & (capacity - 1)]->deref();
     }
 
 private:
-    std::deque<HandleBase *> m_items;
+    static constexpr std::size_t kInitialCapacity = 64;
+    static constexpr std::size_t kKeptCapacity = 4096; // 32 KiB
+
+    void grow()
+    {
+        const std::size_t capacity = m_capacity ? m_capacity * 2 : kInitialCapacity;
+        std::unique_ptr<HandleBase *[]> ring(new HandleBase *[capacity]);
+        for (std::size_t i = 0; i < m_size; ++i)
+            ring[i] = m_ring[(m_head + i) & (m_capacity - 1)];
+        m_ring = std::move(ring);
+        m_head = 0;
+        m_capacity = capacity;
+    }
+    void release() noexcept
+    {
+        m_ring.reset();
+        m_head = m_capacity = 0;
+    }
+
+    std::unique_ptr<HandleBase *[]> m_ring;
+    std::size_t m_head = 0;
+    std::size_t m_size = 0;
+    std::size_t m_capacity = 0; //!< 0 or a power of two
 };
 
 } // namespace loopscope::detail

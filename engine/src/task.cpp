@@ -35,8 +35,15 @@ TaskCore::TaskCore(FutureBase *self, std::coroutine_handle<> root, CoroPromiseCo
       m_name(std::move(name)),
       m_location(location)
 {
-    if (m_name.isEmpty())
-        m_name = QStringLiteral("Task-%1").arg(m_id);
+    if (m_name.isEmpty()) {
+        m_name = QString();
+        m_defaultName = true;
+    }
+}
+
+QString TaskCore::name() const
+{
+    return m_defaultName ? QStringLiteral("Task-%1").arg(m_id) : m_name;
 }
 
 TaskCore::~TaskCore()
@@ -68,7 +75,7 @@ TaskCore *TaskCore::lastStepped() noexcept
 
 std::string TaskCore::describe() const
 {
-    std::string s = "<Task #" + std::to_string(id()) + " '" + m_name.toStdString() + "'";
+    std::string s = "<Task #" + std::to_string(id()) + " '" + name().toStdString() + "'";
     switch (m_self->status()) {
     case FutureStatus::Pending:
         s += m_waitingOn ? " waiting on future #" + std::to_string(m_waitingOn->id()) : " pending";
@@ -94,7 +101,7 @@ void TaskCore::start()
         e.related = m_self->id();
         e.parent = t_currentTask ? t_currentTask->id() : 0;
         e.location = m_location;
-        e.text = m_name;
+        e.text = name();
         loop->emit(e);
     }
     scheduleStep();
@@ -103,6 +110,7 @@ void TaskCore::start()
 void TaskCore::setName(QString name)
 {
     m_name = std::move(name);
+    m_defaultName = false;
     LoopCore *loop = m_self->loopCore();
     if (loop->observed()) [[unlikely]] {
         TraceEvent e;

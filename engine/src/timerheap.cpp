@@ -10,15 +10,58 @@ void TimerHeap::push(Ref<HandleBase> handle, LoopCore *owner)
     h->m_sequence = m_nextSequence++;
     h->m_heapOwner = owner;
     m_entries.push_back(Entry{ h->m_when, h->m_sequence, h });
-    std::push_heap(m_entries.begin(), m_entries.end(), Later{});
+    siftUp(m_entries.size() - 1);
+}
+
+void TimerHeap::siftUp(std::size_t i) noexcept
+{
+    const Entry moving = m_entries[i];
+    while (i > 0) {
+        const std::size_t parent = (i - 1) / kArity;
+        if (!earlier(moving, m_entries[parent]))
+            break;
+        m_entries[i] = m_entries[parent];
+        i = parent;
+    }
+    m_entries[i] = moving;
+}
+
+void TimerHeap::siftDown(std::size_t i) noexcept
+{
+    const std::size_t n = m_entries.size();
+    const Entry moving = m_entries[i];
+    for (;;) {
+        const std::size_t first = i * kArity + 1;
+        if (first >= n)
+            break;
+        const std::size_t last = std::min(first + kArity, n);
+        std::size_t best = first;
+        for (std::size_t c = first + 1; c < last; ++c)
+            if (earlier(m_entries[c], m_entries[best]))
+                best = c;
+        if (!earlier(m_entries[best], moving))
+            break;
+        m_entries[i] = m_entries[best];
+        i = best;
+    }
+    m_entries[i] = moving;
+}
+
+void TimerHeap::removeTop() noexcept
+{
+    m_entries.front() = m_entries.back();
+    m_entries.pop_back();
+    if (!m_entries.empty())
+        siftDown(0);
 }
 
 void TimerHeap::discardCancelledTop()
 {
-    while (!m_entries.empty() && m_entries.front().handle->cancelled()) {
-        std::pop_heap(m_entries.begin(), m_entries.end(), Later{});
-        HandleBase *h = m_entries.back().handle;
-        m_entries.pop_back();
+    // Without cancelled timers there is nothing to look at (a handle's cache line less per
+    // expiry).
+    while (m_cancelled > 0 && !m_entries.empty() && m_entries.front().handle->cancelled()) {
+        HandleBase *h = m_entries.front().handle;
+        removeTop();
         --m_cancelled;
         h->m_heapOwner = nullptr;
         h->deref();
@@ -27,9 +70,8 @@ void TimerHeap::discardCancelledTop()
 
 Ref<HandleBase> TimerHeap::pop()
 {
-    std::pop_heap(m_entries.begin(), m_entries.end(), Later{});
-    HandleBase *h = m_entries.back().handle;
-    m_entries.pop_back();
+    HandleBase *h = m_entries.front().handle;
+    removeTop();
     h->m_heapOwner = nullptr;
     return Ref<HandleBase>::adopt(h);
 }
@@ -52,7 +94,9 @@ void TimerHeap::compact()
         return true;
     });
     m_entries.erase(live, m_entries.end());
-    std::make_heap(m_entries.begin(), m_entries.end(), Later{});
+    for (std::size_t i = m_entries.size() / kArity + 1; i-- > 0;)
+        if (i < m_entries.size())
+            siftDown(i);
     m_cancelled = 0;
     // Deref last: a dropped callable's destructor may schedule new timers.
     for (HandleBase *h : dropped) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "loopscope/refcounted.h"
 #include "loopscope/sourcelocation.h"
 
 #include <coroutine>
@@ -57,6 +58,11 @@ class CoroPromiseCommon
 {
 public:
     explicit CoroPromiseCommon(SourceLocation location) noexcept : m_location(location) { }
+
+    //! Frames come from the per-thread pool (see poolAllocate()): a task that awaits sleep()
+    //! or a queue's get() in a loop reuses the same block each time.
+    static void *operator new(std::size_t size) { return poolAllocate(size); }
+    static void operator delete(void *frame, std::size_t size) noexcept { poolFree(frame, size); }
 
     SourceLocation m_location;
     FrameDestroyWatch *m_destroyWatch = nullptr; //!< set only while destroyFrame() runs

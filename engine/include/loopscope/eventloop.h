@@ -40,6 +40,10 @@ public:
         : m_cancelled(std::make_shared<std::atomic<bool>>(false)), m_location(location)
     {
     }
+    //! From the per-thread pool (see poolAllocate()): made and freed on the loop's thread.
+    static void *operator new(std::size_t size) { return poolAllocate(size); }
+    static void operator delete(void *block, std::size_t size) noexcept { poolFree(block, size); }
+
     //! Worker thread. Skips the callable when the future was cancelled before it started.
     virtual void run() noexcept = 0;
     //! Loop thread: moves the outcome into the future unless it was cancelled meanwhile.
@@ -405,19 +409,18 @@ public:
     detail::LoopCore *core() const noexcept { return d; }
 
 private:
+    //! A new handle nobody references yet: the schedule functions below take it over.
     template <typename F>
-    static detail::Ref<detail::HandleBase> makeHandle(HandleKind kind, SourceLocation location,
-                                                      F &&fn)
+    static detail::HandleBase *makeHandle(HandleKind kind, SourceLocation location, F &&fn)
     {
         using Fn = std::decay_t<F>;
         static_assert(std::is_invocable_v<Fn &>, "callbacks take no arguments: use a lambda");
-        return detail::Ref<detail::HandleBase>(
-                new detail::CallbackHandle<Fn>(kind, location, Fn(std::forward<F>(fn))));
+        return new detail::CallbackHandle<Fn>(kind, location, Fn(std::forward<F>(fn)));
     }
 
-    Handle scheduleSoon(detail::Ref<detail::HandleBase> handle);
-    TimerHandle scheduleAt(TimePoint when, detail::Ref<detail::HandleBase> handle);
-    Handle scheduleThreadsafe(detail::Ref<detail::HandleBase> handle);
+    Handle scheduleSoon(detail::HandleBase *fresh);
+    TimerHandle scheduleAt(TimePoint when, detail::HandleBase *fresh);
+    Handle scheduleThreadsafe(detail::HandleBase *fresh);
     void prepareRunUntilComplete(detail::FutureBase &future);
     void checkTaskCreation(bool validCoro);
     //! \a job runs on a worker thread and returns the completion to run on the loop.

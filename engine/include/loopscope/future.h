@@ -49,6 +49,10 @@ public:
     explicit FutureBase(LoopCore *loop, FutureKind kind = FutureKind::Plain);
     ~FutureBase() override;
 
+    //! Futures and tasks come from the per-thread pool, as handles do (see poolAllocate()).
+    static void *operator new(std::size_t size) { return poolAllocate(size); }
+    static void operator delete(void *block, std::size_t size) noexcept { poolFree(block, size); }
+
     FutureStatus status() const noexcept { return m_status; }
     bool done() const noexcept { return m_status != FutureStatus::Pending; }
     bool cancelled() const noexcept { return m_status == FutureStatus::Cancelled; }
@@ -92,6 +96,9 @@ protected:
     //! destructors, where \a description still knows the most derived type.
     //! \a taskId: the task this future belongs to (0: a plain future).
     void reportIfNeverRetrieved(const std::string &description, std::uint64_t taskId) noexcept;
+    //! Whether reportIfNeverRetrieved() would report: the destructors describe the future
+    //! (string building) only then.
+    bool exceptionNotRetrieved() const noexcept { return m_exceptionNotRetrieved; }
     //! Throws InvalidStateError unless pending.
     void ensurePending(const char *operation) const;
     //! PENDING -> FINISHED (value stored by the subclass) and schedule the callbacks.
@@ -115,8 +122,10 @@ private:
         std::uint64_t task;
     };
 
+    using CallbackList = std::vector<Entry, PoolAllocator<Entry>>;
+
     LoopCore *m_loop; //!< a counted reference: futures keep their loop's core alive
-    std::vector<Entry> m_callbacks;
+    CallbackList m_callbacks;
     std::exception_ptr m_exception;
     std::string m_cancelMessage;
     std::uint64_t m_id;

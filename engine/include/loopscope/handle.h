@@ -4,7 +4,9 @@
 #include "loopscope/refcounted.h"
 
 #include <cstdint>
+#include <new>
 #include <optional>
+#include <utility>
 #include "loopscope/sourcelocation.h"
 #include <string>
 
@@ -34,11 +36,28 @@ namespace detail {
  */
 class HandleBase : public RefCounted
 {
+    // The one-byte fields first: they fill the tail of RefCounted (vptr + 32-bit count), which
+    // took a handle from 128 to 96 bytes with its callable (a burst of callSoon is
+    // memory-bound).
+    HandleKind m_kind;
+    bool m_cancelled = false;
+
+public:
+    bool m_running = false; //!< set by the loop while run() executes
+
+protected:
+    bool m_hasCallable = false; //!< CallbackHandle's callable is alive
+
 public:
     HandleBase(HandleKind kind, SourceLocation location) noexcept
-        : m_location(location), m_kind(kind)
+        : m_kind(kind), m_location(location)
     {
     }
+
+    //! Handles come from the per-thread pool (see poolAllocate()): a warm loop's callSoon
+    //! allocates nothing.
+    static void *operator new(std::size_t size) { return poolAllocate(size); }
+    static void operator delete(void *block, std::size_t size) noexcept { poolFree(block, size); }
 
     //! Runs the callback. Only the loop calls this, and only when not cancelled.
     virtual void run() = 0;
@@ -56,7 +75,6 @@ public:
     TimePoint m_when{};
     std::uint64_t m_sequence = 0;
     LoopCore *m_heapOwner = nullptr; //!< set while the handle sits in a timer heap
-    bool m_running = false; //!< set by the loop while run() executes
     std::uint64_t m_id = 0; //!< loop-unique, assigned when scheduled
     std::uint64_t m_task = 0; //!< the task whose step this is (TaskStep handles)
 
@@ -66,25 +84,33 @@ protected:
 
 private:
     SourceLocation m_location;
-    HandleKind m_kind;
-    bool m_cancelled = false;
 };
 
 template <typename F>
 class CallbackHandle final : public HandleBase
 {
 public:
-    CallbackHandle(HandleKind kind, SourceLocation location, F &&fn)
-        : HandleBase(kind, location), m_fn(std::move(fn))
+    CallbackHandle(HandleKind kind, SourceLocation location, F &&fn) : HandleBase(kind, location)
     {
+        ::new (static_cast<void *>(&m_fn)) F(std::move(fn));
+        m_hasCallable = true;
     }
-    void run() override { (*m_fn)(); }
+    ~CallbackHandle() override { releaseCallback(); }
+    void run() override { m_fn(); }
 
 protected:
-    void releaseCallback() noexcept override { m_fn.reset(); }
+    void releaseCallback() noexcept override
+    {
+        // Flag first: the callable's destructor may drop the last Handle to this one.
+        if (std::exchange(m_hasCallable, false))
+            m_fn.~F();
+    }
 
 private:
-    std::optional<F> m_fn;
+    // A union instead of std::optional: the engaged flag lives in the base's spare bytes.
+    union {
+        F m_fn;
+    };
 };
 
 } // namespace detail

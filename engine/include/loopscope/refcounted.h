@@ -1,10 +1,40 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <utility>
 
 namespace loopscope::detail {
+
+/*!
+ * Storage for the engine's small objects that come and go at the loop's pace: handles,
+ * futures and coroutine frames. Blocks up to 512 bytes are recycled through per-thread free
+ * lists (one per 16-byte size class, each kept to a bounded length), so a warm loop
+ * allocates nothing per callSoon, task step or sleep; larger blocks go to the global heap.
+ * A block may be freed on another thread than the one that allocated it (a
+ * callSoonThreadsafe handle is made on the caller's thread and dies on the loop's): it then
+ * joins the freeing thread's list. Definitions in handle.cpp.
+ */
+void *poolAllocate(std::size_t size);
+//! Gives back a block of \a size bytes from poolAllocate() (the same size).
+void poolFree(void *block, std::size_t size) noexcept;
+
+//! A standard allocator on poolAllocate(), for the small containers of short-lived objects
+//! (a future's done-callbacks).
+template <typename T>
+struct PoolAllocator
+{
+    using value_type = T;
+    PoolAllocator() noexcept = default;
+    template <typename U>
+    PoolAllocator(const PoolAllocator<U> &) noexcept
+    {
+    }
+    T *allocate(std::size_t n) { return static_cast<T *>(poolAllocate(n * sizeof(T))); }
+    void deallocate(T *p, std::size_t n) noexcept { poolFree(p, n * sizeof(T)); }
+    friend bool operator==(const PoolAllocator &, const PoolAllocator &) noexcept { return true; }
+};
 
 /*!
  * Intrusive reference count shared by handles, futures and the loop core. Atomic because
@@ -26,6 +56,15 @@ public:
             delete this;
     }
     std::uint32_t refCount() const noexcept { return m_refs.load(std::memory_order_relaxed); }
+    /*!
+     * Gives a new object, not yet seen by anyone, its first \a refs references with a plain
+     * store instead of one atomic increment each (callSoon hands out two at once). The
+     * caller adopts them (Ref::adopt).
+     */
+    void setUnsharedRefs(std::uint32_t refs) const noexcept
+    {
+        m_refs.store(refs, std::memory_order_relaxed);
+    }
 
 protected:
     virtual ~RefCounted() = default;

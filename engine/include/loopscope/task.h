@@ -41,7 +41,9 @@ public:
     FutureBase *self() const noexcept { return m_self; }
     //! The task's own number (Task-1, Task-2... as asyncio), distinct from its future id.
     std::uint64_t id() const noexcept { return m_id; }
-    const QString &name() const noexcept { return m_name; }
+    //! The given name, else "Task-<id>" (made when asked for: a name string per task was a
+    //! heap block per sleeping task).
+    QString name() const;
     //! Renames the task and tells the loop's observers (TaskRenamed).
     void setName(QString name);
     const SourceLocation &location() const noexcept { return m_location; }
@@ -88,6 +90,7 @@ private:
     bool m_started = false;
     bool m_yielded = false; //!< the running step ended in a yield (sleep(0))
     bool m_passingCancel = false; //!< cancel() is passing itself on to m_waitingOn
+    bool m_defaultName = false; //!< named "Task-<id>": m_name is left null
     Duration m_pendingDelay{}; //!< delay() still to be waited before the next step
 
     friend class TaskFinisher;
@@ -107,7 +110,11 @@ public:
     {
     }
 
-    ~TaskState() override { this->reportIfNeverRetrieved(m_core.describe(), m_core.id()); }
+    ~TaskState() override
+    {
+        if (this->exceptionNotRetrieved()) [[unlikely]]
+            this->reportIfNeverRetrieved(m_core.describe(), m_core.id());
+    }
 
     bool cancel(std::string message) override { return m_core.cancel(std::move(message)); }
     TaskCore *taskCore() noexcept override { return &m_core; }

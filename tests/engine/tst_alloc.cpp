@@ -1,0 +1,294 @@
+// Heap allocations on the loop's hot paths (issue 6: "no heap allocation per callSoon in the
+// steady state"), counted by replacing the global operator new in this executable, and the
+// lifetimes of the pooled blocks behind handles (held by users, freed on another thread than
+// the one that made them, cached by a thread that exits).
+
+#include <loopscope/loopscope.h>
+
+#include <QCoreApplication>
+#include <QTest>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <new>
+#include <thread>
+#include <vector>
+
+using namespace loopscope;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Counts the global operator new calls of the thread that switched counting on (the loop's):
+// Qt's and the test's own threads are not the subject here.
+thread_local bool t_counting = false;
+thread_local std::uint64_t t_allocations = 0;
+
+void *countedAllocate(std::size_t size)
+{
+    if (t_counting)
+        ++t_allocations;
+    if (void *p = std::malloc(size ? size : 1))
+        return p;
+    throw std::bad_alloc();
+}
+
+//! Counts the allocations made on this thread while it lives.
+class AllocationCounter
+{
+public:
+    AllocationCounter() : m_start(t_allocations) { t_counting = true; }
+    ~AllocationCounter() { t_counting = false; }
+    AllocationCounter(const AllocationCounter &) = delete;
+    AllocationCounter &operator=(const AllocationCounter &) = delete;
+    std::uint64_t count() const { return t_allocations - m_start; }
+
+private:
+    std::uint64_t m_start;
+};
+
+//! A callback that re-schedules itself: counting starts at hop \a from and stops at \a to.
+struct Hop
+{
+    EventLoop *loop;
+    int *hops;
+    int from;
+    int to;
+    std::unique_ptr<AllocationCounter> *counter;
+    std::uint64_t *counted;
+    void operator()() const
+    {
+        const int hop = ++*hops;
+        if (hop == from)
+            counter->reset(new AllocationCounter);
+        if (hop == to) {
+            *counted = (*counter)->count();
+            counter->reset();
+            loop->stop();
+            return;
+        }
+        (void)loop->callSoon(*this); // the Handle is made and dropped as a user's would be
+    }
+};
+
+Coro<void> yielder(int yields, int from, std::unique_ptr<AllocationCounter> *counter,
+                   std::uint64_t *counted)
+{
+    for (int i = 0; i < yields; ++i) {
+        if (i == from)
+            counter->reset(new AllocationCounter);
+        co_await sleep(0s);
+    }
+    *counted = (*counter)->count();
+    counter->reset();
+}
+
+} // namespace
+
+void *operator new(std::size_t size)
+{
+    return countedAllocate(size);
+}
+void *operator new[](std::size_t size)
+{
+    return countedAllocate(size);
+}
+void operator delete(void *p) noexcept
+{
+    std::free(p);
+}
+void operator delete[](void *p) noexcept
+{
+    std::free(p);
+}
+void operator delete(void *p, std::size_t) noexcept
+{
+    std::free(p);
+}
+void operator delete[](void *p, std::size_t) noexcept
+{
+    std::free(p);
+}
+
+class tst_Alloc : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void counterSeesAllocations();
+    void callSoonAllocatesNothingWhenWarm();
+    void callLaterAllocatesNothingWhenWarm();
+    void taskYieldAllocatesNothingWhenWarm();
+    void handleHeldByUserOutlivesItsRunAndItsLoop();
+    void cancelledHandleIsRecycledOnlyWhenReleased();
+    void threadsafeHandlesAreFreedOnTheLoopThread();
+    void threadThatExitsGivesItsCachedBlocksBack();
+};
+
+void tst_Alloc::counterSeesAllocations()
+{
+    // The replaced operator new is the one the engine calls: otherwise every "zero" below
+    // would prove nothing.
+    AllocationCounter counter;
+    auto *p = new std::vector<int>(100);
+    delete p;
+    QCOMPARE(counter.count(), 2u);
+}
+
+void tst_Alloc::callSoonAllocatesNothingWhenWarm()
+{
+    EventLoop loop;
+    // One slice runs the whole chain: the only posted Qt event (an allocation of Qt's) comes
+    // before counting starts.
+    loop.setIterationBudget(1min);
+    int hops = 0;
+    std::unique_ptr<AllocationCounter> counter;
+    std::uint64_t counted = 99;
+    loop.callSoon(Hop{ &loop, &hops, 1000, 21000, &counter, &counted });
+    loop.runForever();
+    QCOMPARE(hops, 21000);
+    QCOMPARE(counted, 0u); // 20,000 callSoon + runs
+}
+
+void tst_Alloc::callLaterAllocatesNothingWhenWarm()
+{
+    EventLoop loop;
+    loop.setIterationBudget(1min);
+    int fired = 0;
+    std::unique_ptr<AllocationCounter> counter;
+    std::uint64_t counted = 99;
+    // Each hop arms a timer due at once plus one callSoon, so that a callback is always ready
+    // and the slice goes on; 64 timers stay armed meanwhile (the heap keeps its capacity).
+    std::function<void()> hop = [&] {
+        ++fired;
+        if (fired == 1000)
+            counter.reset(new AllocationCounter);
+        if (fired == 11000) {
+            counted = counter->count();
+            counter.reset();
+            loop.stop();
+            return;
+        }
+        (void)loop.callLater(0ms, [&] { hop(); });
+        (void)loop.callSoon([] {});
+    };
+    std::vector<TimerHandle> armed;
+    for (int i = 0; i < 64; ++i)
+        armed.push_back(loop.callLater(1h, [] {}));
+    (void)loop.callSoon([&] { hop(); });
+    loop.runForever();
+    QCOMPARE(fired, 11000);
+    QCOMPARE(counted, 0u); // 10,000 callLater + callSoon + runs
+    for (TimerHandle &h : armed)
+        h.cancel();
+}
+
+void tst_Alloc::taskYieldAllocatesNothingWhenWarm()
+{
+    EventLoop loop;
+    loop.setIterationBudget(1min);
+    std::unique_ptr<AllocationCounter> counter;
+    std::uint64_t counted = 99;
+    // Every yield is a sleep(0) coroutine frame, a step handle and a task step.
+    loop.runUntilComplete(yielder(11000, 1000, &counter, &counted));
+    QCOMPARE(counted, 0u);
+}
+
+void tst_Alloc::handleHeldByUserOutlivesItsRunAndItsLoop()
+{
+    Handle ran;
+    Handle dropped;
+    int runs = 0;
+    int reports = 0;
+    {
+        EventLoop loop;
+        loop.setExceptionHandler([&](const ExceptionContext &) { ++reports; });
+        ran = loop.callSoon([&] { ++runs; });
+        dropped = loop.callSoon([] {});
+        loop.callSoon([&] { loop.stop(); });
+        loop.runForever();
+        // Many more handles come and go meanwhile: the held ones must not be recycled.
+        for (int i = 0; i < 1000; ++i)
+            (void)loop.callSoon([] {});
+        loop.callSoon([&] { loop.stop(); });
+        loop.runForever();
+        (void)loop.callSoon([] {}); // still queued when the loop goes
+    }
+    QCOMPARE(runs, 1);
+    QCOMPARE(reports, 1); // the callback left queued, named by close()
+    QVERIFY(ran.isValid());
+    QVERIFY(!ran.cancelled());
+    QVERIFY(ran.describe().find("callSoon") != std::string::npos);
+    ran.cancel(); // after it ran (and after its loop died): no effect, no crash
+    QVERIFY(ran.cancelled());
+    QCOMPARE(dropped.kind(), HandleKind::CallSoon);
+}
+
+void tst_Alloc::cancelledHandleIsRecycledOnlyWhenReleased()
+{
+    EventLoop loop;
+    int runs = 0;
+    Handle cancelled = loop.callSoon([&] { ++runs; });
+    TimerHandle timer = loop.callLater(1h, [&] { ++runs; });
+    cancelled.cancel();
+    timer.cancel();
+    for (int i = 0; i < 100; ++i)
+        (void)loop.callSoon([&] { ++runs; });
+    loop.callSoon([&] { loop.stop(); });
+    loop.runForever();
+    QCOMPARE(runs, 100);
+    QVERIFY(cancelled.cancelled());
+    QVERIFY(timer.cancelled());
+    QVERIFY(timer.when() > loop.time());
+}
+
+void tst_Alloc::threadsafeHandlesAreFreedOnTheLoopThread()
+{
+    // Made from the workers' pools (or the heap), freed into the loop thread's pool.
+    EventLoop loop;
+    constexpr int kThreads = 4;
+    constexpr int kEach = 5000;
+    std::atomic<int> ran{ 0 };
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t)
+        threads.emplace_back([&] {
+            for (int i = 0; i < kEach; ++i)
+                loop.callSoonThreadsafe([&] {
+                    if (ran.fetch_add(1) + 1 == kThreads * kEach)
+                        loop.stop();
+                });
+        });
+    loop.runForever();
+    for (std::thread &t : threads)
+        t.join();
+    QCOMPARE(ran.load(), kThreads * kEach);
+}
+
+void tst_Alloc::threadThatExitsGivesItsCachedBlocksBack()
+{
+    // A thread that freed handles keeps the blocks for reuse, and gives them back when it ends
+    // (the sanitizer build would report them as leaked otherwise).
+    std::vector<detail::Ref<detail::HandleBase>> made;
+    for (int i = 0; i < 1000; ++i) {
+        auto fn = [i] { (void)i; };
+        made.emplace_back(
+                new detail::CallbackHandle<decltype(fn)>(HandleKind::CallSoon, {}, std::move(fn)));
+    }
+    std::thread([&] { made.clear(); }).join();
+    QVERIFY(made.empty());
+    // And this thread reuses its own blocks: a handle freed here comes back at the same address.
+    auto fn = [] {};
+    detail::HandleBase *first =
+            new detail::CallbackHandle<decltype(fn)>(HandleKind::CallSoon, {}, std::move(fn));
+    detail::Ref<detail::HandleBase> keep(first);
+    const void *address = first;
+    keep.reset();
+    auto fn2 = [] {};
+    detail::Ref<detail::HandleBase> again(
+            new detail::CallbackHandle<decltype(fn2)>(HandleKind::CallSoon, {}, std::move(fn2)));
+    QCOMPARE(static_cast<const void *>(again.get()), address);
+}
+
+QTEST_GUILESS_MAIN(tst_Alloc)
+#include "tst_alloc.moc"
