@@ -23,8 +23,10 @@ extern "C" void __tsan_release(void *addr);
 #  define LOOPSCOPE_TSAN_ACQUIRE(addr) \
     __tsan_acquire(const_cast<void *>(static_cast<const volatile void *>(addr)))
 #else
-#  define LOOPSCOPE_TSAN_RELEASE(addr) static_cast<void>(0)
-#  define LOOPSCOPE_TSAN_ACQUIRE(addr) static_cast<void>(0)
+// The address is still named, so that a lambda capturing it only for these compiles
+// without an unused-capture warning (clang -Wunused-lambda-capture).
+#  define LOOPSCOPE_TSAN_RELEASE(addr) static_cast<void>(addr)
+#  define LOOPSCOPE_TSAN_ACQUIRE(addr) static_cast<void>(addr)
 #endif
 
 namespace loopscope {
