@@ -10,6 +10,8 @@
 // (tst_executor), a single throwing observer (tst_observer), close() with one sleeping task
 // (tst_task), and 2,000,000 random operations without faults (tst_model).
 
+#include "../support/frameguard.h"
+
 #include <loopscope/loopscope.h>
 
 #include "eventloop_p.h" // detail::g_executorSubmitFault, the executor's injection point
@@ -42,15 +44,8 @@ using Kind = loopscope::TraceEventKind;
 
 namespace {
 
-//! Coroutine frames alive (the same counter as tst_model's: one in each frame under test).
-int g_liveFrames = 0;
-struct FrameGuard
-{
-    FrameGuard() { ++g_liveFrames; }
-    ~FrameGuard() { --g_liveFrames; }
-    FrameGuard(const FrameGuard &) = delete;
-    FrameGuard &operator=(const FrameGuard &) = delete;
-};
+using loopscope::testsupport::FrameGuard;
+using loopscope::testsupport::g_liveFrames;
 
 /*!
  * Copies alive of what a callback, done-callback or executor job captured; also notes when

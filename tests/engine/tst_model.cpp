@@ -14,6 +14,8 @@
 // A failing seed is printed; LOOPSCOPE_MODEL_SEED=<seed> replays just that one and
 // LOOPSCOPE_MODEL_SEEDS=<count> changes how many run (200 by default).
 
+#include "../support/frameguard.h"
+
 #include <loopscope/loopscope.h>
 
 #include <QTest>
@@ -31,15 +33,8 @@ using loopscope::TimePoint;
 
 namespace {
 
-//! Coroutine frames alive (constructed in a frame, destroyed with it).
-int g_liveFrames = 0;
-struct FrameGuard
-{
-    FrameGuard() { ++g_liveFrames; }
-    ~FrameGuard() { --g_liveFrames; }
-    FrameGuard(const FrameGuard &) = delete;
-    FrameGuard &operator=(const FrameGuard &) = delete;
-};
+using loopscope::testsupport::FrameGuard;
+using loopscope::testsupport::g_liveFrames;
 
 struct ModelError : std::runtime_error
 {

@@ -12,6 +12,8 @@
 // (default 5) the allowed RSS growth, 0 to skip the check (the sanitizer builds: ASan holds
 // freed memory in its quarantine; LeakSanitizer checks for leaks at exit instead).
 
+#include "../support/frameguard.h"
+
 #include <loopscope/loopscope.h>
 #include <loopscope/recorder.h>
 
@@ -31,15 +33,8 @@ using loopscope::EventLoop;
 
 namespace {
 
-//! Coroutine frames alive (a guard constructed in each frame, destroyed with it).
-int g_liveFrames = 0;
-struct FrameGuard
-{
-    FrameGuard() { ++g_liveFrames; }
-    ~FrameGuard() { --g_liveFrames; }
-    FrameGuard(const FrameGuard &) = delete;
-    FrameGuard &operator=(const FrameGuard &) = delete;
-};
+using loopscope::testsupport::FrameGuard;
+using loopscope::testsupport::g_liveFrames;
 
 struct PlannedFailure : std::runtime_error
 {
