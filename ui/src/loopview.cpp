@@ -244,16 +244,15 @@ void LoopView::paintEvent(QPaintEvent *)
     {
         const Layout l = layout();
         const qreal ratio = devicePixelRatioF();
-        const QString fontKey = font().toString();
         if (m_background.size() != size() * ratio || m_background.devicePixelRatio() != ratio
-            || m_backgroundPalette != qint64(pal.cacheKey()) || m_backgroundFont != fontKey) {
+            || m_backgroundPalette != qint64(pal.cacheKey()) || m_backgroundFont != font()) {
             m_background = QPixmap(size() * ratio);
             m_background.setDevicePixelRatio(ratio);
             QPainter bp(&m_background);
             bp.setRenderHint(QPainter::Antialiasing);
             paintStatic(bp, l);
             m_backgroundPalette = qint64(pal.cacheKey());
-            m_backgroundFont = fontKey;
+            m_backgroundFont = font();
         }
         p.drawPixmap(0, 0, m_background);
     }

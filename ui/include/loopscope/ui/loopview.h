@@ -5,6 +5,7 @@
 //! callback, executor worker lanes, and wake-up arrows fading out.
 
 #include <QElapsedTimer>
+#include <QFont>
 #include <QPixmap>
 #include <QTimer>
 #include <QWidget>
@@ -87,7 +88,7 @@ private:
     //! antialiased rounded rectangles and three curves, a third of each frame's cost.
     QPixmap m_background;
     qint64 m_backgroundPalette = -1;
-    QString m_backgroundFont;
+    QFont m_backgroundFont;
 };
 
 } // namespace loopscope::ui
