@@ -119,6 +119,14 @@ public:
         const auto it = m_figures.find(name);
         return it == m_figures.end() ? 0 : median(it->second);
     }
+    //! The largest value of a figure over the repetitions (a worst case, e.g. lateness).
+    double figureMax(const std::string &name) const
+    {
+        const auto it = m_figures.find(name);
+        return it == m_figures.end() || it->second.empty()
+                ? 0
+                : *std::max_element(it->second.begin(), it->second.end());
+    }
     bool hasFigure(const std::string &name) const { return m_figures.count(name) != 0; }
 
     //! One JSON line on stdout.

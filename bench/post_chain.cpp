@@ -110,8 +110,10 @@ int main(int argc, char **argv)
     ours.print();
     qt.print();
     bench::printRatio("post_chain", ours, qt, "per_op_ns", 30, "ns");
+    const double worst = ours.figureMax("qt_timer_late_max_ms");
     std::printf("post_chain    a 5 ms QTimer during the Loopscope chain fired at worst %.2f ms "
-                "late (target: within 5 ms)\n",
-                ours.figure("qt_timer_late_max_ms"));
+                "late (median over repetitions of each one's worst; worst of all: %.2f ms; "
+                "target: within 5 ms: %s)\n",
+                ours.figure("qt_timer_late_max_ms"), worst, worst <= 5.0 ? "met" : "NOT met");
     return 0;
 }

@@ -23,15 +23,22 @@ namespace {
 
 const QEvent::Type kWakeEvent = static_cast<QEvent::Type>(QEvent::registerEventType());
 
-//! A wake event for the loop's driver; posted from any thread.
-QEvent *newWakeEvent()
+//! A wake event for the loop's driver; posted from any thread. \a serial tells the newest
+//! one from older ones still queued (see LoopCore::onWakeEvent()).
+class WakeEvent : public QEvent
 {
-    auto *event = new QEvent(kWakeEvent);
-    // Qt's posted-event queue is locked inside Qt, out of ThreadSanitizer's sight: the
-    // driver acquires this when the event arrives (LoopDriver::event()).
-    LOOPSCOPE_TSAN_RELEASE(event);
-    return event;
-}
+public:
+    explicit WakeEvent(std::uint64_t serial) : QEvent(kWakeEvent), m_serial(serial)
+    {
+        // Qt's posted-event queue is locked inside Qt, out of ThreadSanitizer's sight: the
+        // driver acquires this when the event arrives (LoopDriver::event()).
+        LOOPSCOPE_TSAN_RELEASE(this);
+    }
+    std::uint64_t serial() const noexcept { return m_serial; }
+
+private:
+    std::uint64_t m_serial;
+};
 
 thread_local EventLoop *t_currentLoop = nullptr; // the loop iterating or running here
 thread_local EventLoop *t_threadLoop = nullptr; // the first loop created in this thread
@@ -81,10 +88,10 @@ int qtTimerMilliseconds(Duration wait)
 
 bool LoopDriver::event(QEvent *event)
 {
-    LOOPSCOPE_TSAN_ACQUIRE(event); // see newWakeEvent()
+    LOOPSCOPE_TSAN_ACQUIRE(event); // see WakeEvent
     if (event->type() == kWakeEvent) {
         if (m_core)
-            m_core->onWakeEvent();
+            m_core->onWakeEvent(static_cast<WakeEvent *>(event)->serial());
         return true;
     }
     if (event->type() == QEvent::Timer) {
@@ -189,7 +196,13 @@ void LoopCore::requestWake()
     // cleared it and, not yet seeing this thread's inbox push, found the inbox empty: a lost
     // wake-up that hung tst_model (store-buffer reordering; the exchange orders both).
     if (!m_wakePending.exchange(true, std::memory_order_acq_rel))
-        QCoreApplication::postEvent(m_driver.get(), newWakeEvent(), Qt::NormalEventPriority);
+        postWakeEvent();
+}
+
+void LoopCore::postWakeEvent()
+{
+    const std::uint64_t serial = m_lastWakeSerial.fetch_add(1, std::memory_order_acq_rel) + 1;
+    QCoreApplication::postEvent(m_driver.get(), new WakeEvent(serial), Qt::NormalEventPriority);
 }
 
 void LoopCore::forceWake()
@@ -197,23 +210,29 @@ void LoopCore::forceWake()
     // A wake event posted while the Qt event handler that now starts a nested QEventLoop
     // (runForever() from a slot) was running can stay undelivered until that handler
     // returns: the visualizer's loop thread hung forever in such a runForever(). So post one
-    // more; whichever of the two arrives first serves the wake, the other finds the flag
-    // clear and does nothing, so no iteration runs twice and none moves ahead of Qt events
-    // queued before it.
+    // more. The newer one serves the wake and the older one, if it arrives at all, does
+    // nothing (see onWakeEvent()), so no iteration moves ahead of Qt events queued before it.
     m_wakePending.store(true, std::memory_order_release);
-    QCoreApplication::postEvent(m_driver.get(), newWakeEvent(), Qt::NormalEventPriority);
+    postWakeEvent();
 }
 
 // --- one iteration --------------------------------------------------------------------
 
-void LoopCore::onWakeEvent()
+void LoopCore::onWakeEvent(std::uint64_t serial)
 {
+    // Only the newest wake event serves: an older one still queued (forceWake()'s spare, or
+    // one that raced another thread's post) must not run a slice, or the slice's own wake
+    // event and the spare keep two in Qt's queue for good -- two slices per pass of Qt's
+    // posted events, which kept a concurrent 5 ms QTimer waiting 7-11 ms (Glib dispatches
+    // timers between passes; bench_post_chain).
+    if (serial != m_lastWakeSerial.load(std::memory_order_acquire))
+        return;
     if (m_runDepth > 0 && !m_nested) {
         // runForever() was told to return and Qt is finishing its current delivery pass:
         // nothing may run after stop() (one of forceWake()'s two events can land here).
         // Keep the wake for whoever runs the loop next.
         if (m_wakePending.load(std::memory_order_acquire))
-            QCoreApplication::postEvent(m_driver.get(), newWakeEvent(), Qt::NormalEventPriority);
+            postWakeEvent();
         return;
     }
     if (!m_wakePending.exchange(false, std::memory_order_acq_rel))

@@ -99,7 +99,7 @@ public:
     Clock &clock() const { return *m_clock; }
 
     // Wake-ups from the dispatcher.
-    void onWakeEvent();
+    void onWakeEvent(std::uint64_t serial);
     void onTimerEvent(int timerId);
 
     // Tasks.
@@ -169,6 +169,7 @@ private:
 
     void requestWake();
     void forceWake(); // posts even when a wake event is already pending
+    void postWakeEvent(); // a new wake event, the newest (see onWakeEvent())
     void armQtTimer(TimePoint deadline);
     //! An auto-advancing virtual clock may jump now: nothing ready, no executor job, and no
     //! Qt operation pending (or the clock's foreignWaitLimit() has passed).
@@ -202,6 +203,7 @@ private:
     std::vector<Ref<HandleBase>> m_inboxSpare; //!< drainInbox()'s, loop thread only
     std::atomic<bool> m_inboxFilled{ false }; //!< m_inbox is not empty (set under the lock)
     std::atomic<bool> m_wakePending{ false };
+    std::atomic<std::uint64_t> m_lastWakeSerial{ 0 }; //!< serial of the newest wake event posted
     std::atomic<bool> m_closed{ false };
 
     QEventLoop *m_nested = nullptr;

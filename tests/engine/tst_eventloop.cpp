@@ -80,6 +80,7 @@ private Q_SLOTS:
     void timersUseOneQtTimerNotOnePerCallback();
     void qtEventsInterleaveWithIterations();
     void saturatedLoopServesQtEventsWithinTheBudget();
+    void saturatedLoopRunsOneSlicePerPassOfQtEvents();
     void moveOnlyCallables();
     void executorJobCancelledBeforeItStartsNeverRuns();
 };
@@ -551,21 +552,23 @@ void tst_EventLoop::saturatedLoopServesQtEventsWithinTheBudget()
     EventLoop loop;
     QCOMPARE(loop.iterationBudget(), loopscope::Duration(2ms));
     std::uint64_t hops = 0;
-    std::function<void()> hop = [&] {
-        ++hops;
-        loop.callSoon(hop);
-    };
-    loop.callSoon(hop);
     bool posted = false;
     bool timerFired = false;
     std::uint64_t hopsAtPosted = 0;
-    QMetaObject::invokeMethod(
-            QCoreApplication::instance(),
-            [&] {
-                posted = true;
-                hopsAtPosted = hops;
-            },
-            Qt::QueuedConnection);
+    std::function<void()> hop = [&] {
+        if (++hops == 1) {
+            // Posted from inside the first slice: Qt serves it once that slice gives back.
+            QMetaObject::invokeMethod(
+                    QCoreApplication::instance(),
+                    [&] {
+                        posted = true;
+                        hopsAtPosted = hops;
+                    },
+                    Qt::QueuedConnection);
+        }
+        loop.callSoon(hop);
+    };
+    loop.callSoon(hop);
     QTimer::singleShot(20ms, QCoreApplication::instance(), [&] {
         timerFired = true;
         loop.stop();
@@ -598,6 +601,44 @@ void tst_EventLoop::saturatedLoopServesQtEventsWithinTheBudget()
     QCOMPARE(order, (std::vector<int>{ 1, 2, 3 }));
 
     QVERIFY_THROWS_EXCEPTION(loopscope::ValueError, loop.setIterationBudget(-1ms));
+}
+
+void tst_EventLoop::saturatedLoopRunsOneSlicePerPassOfQtEvents()
+{
+    // A saturated loop keeps exactly one wake event in Qt's queue, so each pass of Qt's
+    // posted events runs one slice. runForever() posts a spare wake event on purpose (see
+    // LoopCore::forceWake()); if that spare also ran slices, every pass would run two and Qt
+    // timers, dispatched by Glib between passes, would wait twice as long (a 5 ms QTimer
+    // fired 7-11 ms late during bench_post_chain). A Qt event that re-posts itself marks
+    // the passes; with a budget of zero every slice is one iteration, i.e. one hop.
+    EventLoop loop;
+    loop.setIterationBudget(0ms);
+    int hops = 0;
+    int hopsSincePing = 0;
+    int mostHopsBetweenPings = 0;
+    int pings = 0;
+    QObject pinger; // its queued ping dies with it when the test returns
+    std::function<void()> hop = [&] {
+        ++hops;
+        ++hopsSincePing;
+        if (hops == 2000)
+            loop.stop();
+        else
+            loop.callSoon(hop);
+    };
+    std::function<void()> ping = [&] {
+        ++pings;
+        mostHopsBetweenPings = std::max(mostHopsBetweenPings, hopsSincePing);
+        hopsSincePing = 0;
+        if (hops < 2000)
+            QMetaObject::invokeMethod(&pinger, ping, Qt::QueuedConnection);
+    };
+    loop.callSoon(hop); // posts a wake event before runForever() posts its spare
+    QMetaObject::invokeMethod(&pinger, ping, Qt::QueuedConnection);
+    loop.runForever();
+    QCOMPARE(hops, 2000);
+    QVERIFY2(pings >= 1999, qPrintable(QString::number(pings)));
+    QCOMPARE(mostHopsBetweenPings, 1);
 }
 
 void tst_EventLoop::moveOnlyCallables()
