@@ -12,6 +12,7 @@
 #include <QString>
 
 #include <algorithm>
+#include <malloc.h>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -51,6 +52,17 @@ inline double quantile(std::vector<double> values, double q)
 }
 
 //! Resident set size of this process in bytes (VmRSS), 0 when unknown.
+/*!
+ * Consolidates glibc's heap (malloc_trim) before a timed repetition. The implementations
+ * run alternately in one process, and glibc consolidates the chunks one of them freed
+ * (a million queued Qt events, say) lazily, at the next allocation: without this, each
+ * repetition would pay for the garbage the other implementation left behind.
+ */
+inline void settleHeap()
+{
+    malloc_trim(0);
+}
+
 inline std::int64_t residentBytes()
 {
     QFile status(QStringLiteral("/proc/self/status"));

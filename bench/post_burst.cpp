@@ -21,6 +21,7 @@ int main(int argc, char **argv)
 
     for (int rep = 0; rep < options.repetitions; ++rep) {
         {
+            bench::settleHeap();
             loopscope::EventLoop loop;
             std::int64_t ran = 0;
             const auto start = bench::Clock::now();
@@ -33,6 +34,7 @@ int main(int argc, char **argv)
             ours.addRun(bench::secondsSince(start));
         }
         {
+            bench::settleHeap();
             QObject target;
             QEventLoop events;
             std::int64_t ran = 0;

@@ -73,6 +73,11 @@ QString ExceptionContext::toString() const
     return s;
 }
 
+void releaseThreadCache() noexcept
+{
+    detail::poolReleaseBurstCache();
+}
+
 namespace detail {
 
 namespace {
@@ -149,8 +154,10 @@ void LoopCore::scheduleSoon(Ref<HandleBase> handle)
     }
     m_ready.push(std::move(handle));
     // Inside an iteration the end-of-iteration rearm() posts the wake-up; this keeps it to
-    // one posted event per iteration however many callbacks are scheduled.
-    if (!m_inIteration)
+    // one posted event per iteration however many callbacks are scheduled. Outside one (a
+    // burst queued before the loop runs), a plain load first spares the locked exchange per
+    // callSoon: on the loop's own thread a set flag stays set until onWakeEvent() serves it.
+    if (!m_inIteration && !m_wakePending.load(std::memory_order_relaxed))
         requestWake();
 }
 
@@ -276,6 +283,12 @@ void LoopCore::runSlice()
 
 void LoopCore::onTimerEvent(int timerId)
 {
+    if (timerId == m_cacheTimer.timerId()) {
+        m_cacheTimer.stop();
+        if (m_ready.empty()) // idle for a second: the burst is over
+            poolReleaseBurstCache();
+        return;
+    }
     if (timerId == m_holdTimer.timerId()) {
         // Waited long enough for the pending Qt operations: let virtual time jump once.
         m_holdTimer.stop();
@@ -696,6 +709,8 @@ void LoopCore::rearm()
         requestWake();
         return;
     }
+    if (poolHoldsBurstCache() && !m_cacheTimer.isActive()) [[unlikely]]
+        m_cacheTimer.start(1000, Qt::CoarseTimer, m_driver.get());
     m_timers.discardCancelledTop();
     if (m_timers.empty()) {
         m_qtTimer.stop();

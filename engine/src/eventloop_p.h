@@ -192,6 +192,7 @@ private:
     std::shared_ptr<Clock> m_clock;
     std::unique_ptr<LoopDriver> m_driver;
     QBasicTimer m_qtTimer;
+    QBasicTimer m_cacheTimer; //!< gives the thread's burst cache back after an idle second
     TimePoint m_armedDeadline = TimePoint::max();
 
     ReadyQueue m_ready;

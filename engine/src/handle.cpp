@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <new>
+#include <utility>
 
 namespace loopscope {
 
@@ -47,6 +48,10 @@ struct FreeBlock
     FreeBlock *next;
 };
 
+// Beyond the steady lists: what a burst left behind, kept for the next one (see
+// refcounted.h). Bounded so that a runaway producer cannot pin the whole machine.
+constexpr std::size_t kMaxBurstBytes = std::size_t(256) << 20;
+
 // Trivially destructible, so still usable while the thread's other thread_local objects are
 // destroyed (a handle may die in one of their destructors): once `closed`, blocks go
 // straight back to the global heap.
@@ -54,10 +59,33 @@ struct ThreadPool
 {
     FreeBlock *head[kClassCount];
     std::uint32_t count[kClassCount];
+    FreeBlock *burstHead[kClassCount];
+    std::size_t burstBytes; // blocks in the burst lists plus the spare buffer
+    void *spareBuffer;
+    std::size_t spareBytes;
     bool reaperArmed;
     bool closed;
 };
 thread_local ThreadPool t_pool{};
+
+void armReaper() noexcept;
+
+void releaseBurst() noexcept
+{
+    for (std::size_t c = 0; c < kClassCount; ++c) {
+        while (FreeBlock *b = t_pool.burstHead[c]) {
+            ASAN_UNPOISON_MEMORY_REGION(b, (c + 1) * kGranule);
+            t_pool.burstHead[c] = b->next;
+            ::operator delete(b);
+        }
+    }
+    if (t_pool.spareBuffer) {
+        ASAN_UNPOISON_MEMORY_REGION(t_pool.spareBuffer, t_pool.spareBytes);
+        ::operator delete(std::exchange(t_pool.spareBuffer, nullptr));
+    }
+    t_pool.spareBytes = 0;
+    t_pool.burstBytes = 0;
+}
 
 //! Frees the thread's cached blocks when the thread ends.
 struct PoolReaper
@@ -74,9 +102,18 @@ struct PoolReaper
             }
             t_pool.count[c] = 0;
         }
+        releaseBurst();
     }
 };
 thread_local PoolReaper t_reaper;
+
+void armReaper() noexcept
+{
+    if (!t_pool.reaperArmed) [[unlikely]] {
+        t_pool.reaperArmed = true;
+        t_reaper.armed = true; // first use constructs it: its destructor runs at thread exit
+    }
+}
 
 constexpr std::size_t sizeClassOf(std::size_t size) noexcept
 {
@@ -101,26 +138,77 @@ void *poolAllocate(std::size_t size)
         --t_pool.count[c];
         return b;
     }
+    if (FreeBlock *b = t_pool.burstHead[c]) {
+        ASAN_UNPOISON_MEMORY_REGION(b, (c + 1) * kGranule);
+        t_pool.burstHead[c] = b->next;
+        t_pool.burstBytes -= (c + 1) * kGranule;
+        return b;
+    }
     return ::operator new((c + 1) * kGranule);
 }
 
 void poolFree(void *block, std::size_t size) noexcept
 {
     const std::size_t c = sizeClassOf(size);
-    if (c >= kClassCount || t_pool.closed || t_pool.count[c] >= maxCached(c)) {
+    if (c >= kClassCount || t_pool.closed) {
         ::operator delete(block);
         return;
     }
-    if (!t_pool.reaperArmed) [[unlikely]] {
-        t_pool.reaperArmed = true;
-        t_reaper.armed = true; // first use constructs it: its destructor runs at thread exit
-    }
+    armReaper();
     auto *b = static_cast<FreeBlock *>(block);
-    b->next = t_pool.head[c];
-    t_pool.head[c] = b;
-    ++t_pool.count[c];
+    if (t_pool.count[c] < maxCached(c)) [[likely]] {
+        b->next = t_pool.head[c];
+        t_pool.head[c] = b;
+        ++t_pool.count[c];
+    } else if (t_pool.burstBytes + (c + 1) * kGranule <= kMaxBurstBytes) {
+        b->next = t_pool.burstHead[c];
+        t_pool.burstHead[c] = b;
+        t_pool.burstBytes += (c + 1) * kGranule;
+    } else {
+        ::operator delete(block);
+        return;
+    }
     // Under ASan a stale pointer into a recycled block is still reported as a use after free.
     ASAN_POISON_MEMORY_REGION(b, (c + 1) * kGranule);
+}
+
+bool poolHoldsBurstCache() noexcept
+{
+    return t_pool.burstBytes != 0;
+}
+
+void poolReleaseBurstCache() noexcept
+{
+    releaseBurst();
+}
+
+void *poolTakeBuffer(std::size_t minBytes, std::size_t &bytes) noexcept
+{
+    if (!t_pool.spareBuffer || t_pool.spareBytes < minBytes)
+        return nullptr;
+    bytes = std::exchange(t_pool.spareBytes, 0);
+    t_pool.burstBytes -= bytes;
+    ASAN_UNPOISON_MEMORY_REGION(t_pool.spareBuffer, bytes);
+    return std::exchange(t_pool.spareBuffer, nullptr);
+}
+
+void poolStashBuffer(void *buffer, std::size_t bytes) noexcept
+{
+    if (t_pool.closed || bytes <= t_pool.spareBytes
+        || t_pool.burstBytes - t_pool.spareBytes + bytes > kMaxBurstBytes) {
+        ::operator delete(buffer);
+        return;
+    }
+    armReaper();
+    if (t_pool.spareBuffer) {
+        ASAN_UNPOISON_MEMORY_REGION(t_pool.spareBuffer, t_pool.spareBytes);
+        ::operator delete(t_pool.spareBuffer);
+        t_pool.burstBytes -= t_pool.spareBytes;
+    }
+    t_pool.spareBuffer = buffer;
+    t_pool.spareBytes = bytes;
+    t_pool.burstBytes += bytes;
+    ASAN_POISON_MEMORY_REGION(buffer, bytes);
 }
 
 // --- handles ------------------------------------------------------------------------------

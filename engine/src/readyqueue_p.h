@@ -2,7 +2,9 @@
 
 #include "loopscope/handle.h"
 
+#include <bit>
 #include <cstddef>
+#include <new>
 #include <memory>
 #include <utility>
 
@@ -13,7 +15,9 @@ namespace loopscope::detail {
  *
  * A ring buffer whose capacity only doubles: a std::deque allocates and frees a block every
  * 64 entries as the queue moves along, which was an allocation per 64 callSoon in a warm
- * loop. A ring grown large by a burst is given back once the queue drains.
+ * loop. A ring grown large by a burst is let go of once the queue drains: it goes to the
+ * thread's burst cache (poolStashBuffer()), where the next burst finds it instead of growing
+ * through every size again -- with a fresh mmap and its page faults each time.
  */
 class ReadyQueue
 {
@@ -21,7 +25,10 @@ public:
     ReadyQueue() = default;
     ReadyQueue(const ReadyQueue &) = delete;
     ReadyQueue &operator=(const ReadyQueue &) = delete;
-    ~ReadyQueue() { clear(); }
+    ~ReadyQueue()
+    {
+        clear();
+    }
 
     bool empty() const noexcept { return m_size == 0; }
     std::size_t size() const noexcept { return m_size; }
@@ -51,11 +58,12 @@ public:
     {
         // Dropping a handle may run destructors that schedule more work; take the items
         // out first so that never touches a half-cleared queue.
-        std::unique_ptr<HandleBase *[]> ring = std::move(m_ring);
+        HandleBase **ring = std::exchange(m_ring, nullptr);
         const std::size_t head = m_head, size = m_size, capacity = m_capacity;
         m_head = m_size = m_capacity = 0;
         for (std::size_t i = 0; i < size; ++i)
             ring[(head + i) & (capacity - 1)]->deref();
+        letGo(ring, capacity);
     }
 
 private:
@@ -64,21 +72,39 @@ private:
 
     void grow()
     {
-        const std::size_t capacity = m_capacity ? m_capacity * 2 : kInitialCapacity;
-        std::unique_ptr<HandleBase *[]> ring(new HandleBase *[capacity]);
+        std::size_t capacity = m_capacity ? m_capacity * 2 : kInitialCapacity;
+        HandleBase **ring = nullptr;
+        if (capacity > kKeptCapacity) {
+            // A burst: the last one's buffer, if kept, is big enough for several doublings.
+            std::size_t bytes = 0;
+            ring = static_cast<HandleBase **>(poolTakeBuffer(capacity * sizeof(void *), bytes));
+            if (ring)
+                capacity = std::bit_floor(bytes / sizeof(void *));
+        }
+        if (!ring)
+            ring = static_cast<HandleBase **>(::operator new(capacity * sizeof(void *)));
         for (std::size_t i = 0; i < m_size; ++i)
             ring[i] = m_ring[(m_head + i) & (m_capacity - 1)];
-        m_ring = std::move(ring);
+        letGo(std::exchange(m_ring, ring), m_capacity);
         m_head = 0;
         m_capacity = capacity;
     }
     void release() noexcept
     {
-        m_ring.reset();
+        letGo(std::exchange(m_ring, nullptr), m_capacity);
         m_head = m_capacity = 0;
     }
+    static void letGo(HandleBase **ring, std::size_t capacity) noexcept
+    {
+        if (!ring)
+            return;
+        if (capacity > kKeptCapacity)
+            poolStashBuffer(ring, capacity * sizeof(void *));
+        else
+            ::operator delete(ring);
+    }
 
-    std::unique_ptr<HandleBase *[]> m_ring;
+    HandleBase **m_ring = nullptr;
     std::size_t m_head = 0;
     std::size_t m_size = 0;
     std::size_t m_capacity = 0; //!< 0 or a power of two

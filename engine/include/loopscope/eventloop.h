@@ -429,4 +429,12 @@ private:
     detail::LoopCore *d; //!< one counted reference; futures hold others
 };
 
+/*!
+ * Gives the calling thread's burst cache back to the system now: the handles, futures and
+ * frames left over from a burst of work (a million callbacks queued at once) and the
+ * largest ready-queue buffer, which the engine otherwise keeps for the next burst until a
+ * loop of this thread has been idle for a second, or the thread ends (like malloc_trim()).
+ */
+void releaseThreadCache() noexcept;
+
 } // namespace loopscope

@@ -20,6 +20,21 @@ void *poolAllocate(std::size_t size);
 //! Gives back a block of \a size bytes from poolAllocate() (the same size).
 void poolFree(void *block, std::size_t size) noexcept;
 
+/*!
+ * Beyond the bounded free lists, the blocks of a burst (a million callbacks queued at once)
+ * are kept in a per-thread burst cache, up to 256 MiB, so that the next burst neither
+ * mallocs nor page-faults them again; likewise the largest ready-queue buffer let go of
+ * (poolTakeBuffer/poolStashBuffer). Like an allocator's decay, a loop that has been idle
+ * for a second gives the cache back (poolReleaseBurstCache(), also public as
+ * loopscope::releaseThreadCache()); a thread's caches are given back when it ends.
+ */
+bool poolHoldsBurstCache() noexcept;
+void poolReleaseBurstCache() noexcept;
+//! The thread's cached buffer if it has at least \a minBytes (its size in \a bytes), or null.
+void *poolTakeBuffer(std::size_t minBytes, std::size_t &bytes) noexcept;
+//! Keeps \a buffer (from ::operator new, \a bytes long) for poolTakeBuffer(), or frees it.
+void poolStashBuffer(void *buffer, std::size_t bytes) noexcept;
+
 //! A standard allocator on poolAllocate(), for the small containers of short-lived objects
 //! (a future's done-callbacks).
 template <typename T>
@@ -52,7 +67,11 @@ public:
     void deref() const noexcept
     {
         // acq_rel: every write made through other references happens-before the delete.
-        if (m_refs.fetch_sub(1, std::memory_order_acq_rel) == 1)
+        // The last reference needs no atomic read-modify-write: holding it, nobody else can
+        // make another (the acquire load still orders their writes before the delete). It
+        // spares a locked instruction for every handle that dies after its run.
+        if (m_refs.load(std::memory_order_acquire) == 1
+            || m_refs.fetch_sub(1, std::memory_order_acq_rel) == 1)
             delete this;
     }
     std::uint32_t refCount() const noexcept { return m_refs.load(std::memory_order_relaxed); }
