@@ -25,10 +25,7 @@ public:
     ReadyQueue() = default;
     ReadyQueue(const ReadyQueue &) = delete;
     ReadyQueue &operator=(const ReadyQueue &) = delete;
-    ~ReadyQueue()
-    {
-        clear();
-    }
+    ~ReadyQueue() { clear(); }
 
     bool empty() const noexcept { return m_size == 0; }
     std::size_t size() const noexcept { return m_size; }
