@@ -372,11 +372,13 @@ public:
 
     /*!
      * How long the loop may run iterations back to back before it gives control back to Qt
-     * (default 2 ms). Each Qt wake-up runs one iteration, then more while callbacks are
+     * (default 1 ms). Each Qt wake-up runs one iteration, then more while callbacks are
      * ready and the budget lasts: every iteration is still a whole asyncio iteration (the
-     * callbacks scheduled during one run in the next), but Qt's price per posted event is
-     * paid once per slice instead of once per iteration. Qt's own events (input, paint,
-     * QTimer) wait at most about one budget (plus the callback running when it ends).
+     * callbacks scheduled during one run in the next), but Qt's price per posted event
+     * (a few microseconds) is paid once per slice instead of once per iteration. Qt's posted
+     * events (input, paint) wait at most about one budget, its timers about two: Qt's Glib
+     * dispatcher serves timers between passes of posted events, but not in the pass right
+     * after it served some (plus, each time, the callback running when the budget ends).
      * Zero gives one iteration per Qt event. Throws ValueError when negative.
      */
     void setIterationBudget(Duration budget);
