@@ -29,6 +29,7 @@ using CallbackId = std::uint64_t;
 namespace detail {
 
 class TaskCore;
+class CoroPromiseCommon;
 
 //! The loop core a new future without an explicit loop attaches to: the current loop.
 //! Throws RuntimeError when this thread has no event loop.
@@ -83,6 +84,8 @@ public:
     const std::string &cancelMessage() const noexcept { return m_cancelMessage; }
 
     virtual TaskCore *taskCore() noexcept { return nullptr; }
+    //! Tasks only: the promise of the root coroutine while its frame exists.
+    virtual CoroPromiseCommon *rootPromise() noexcept { return nullptr; }
     //! Tasks only: moves the finished coroutine's outcome into the future.
     virtual void completeTask(bool mustCancel);
     virtual std::string describe() const;
