@@ -92,11 +92,6 @@ private:
     //! reached it before it was woken (Cancelled: the step throws CancelledError).
     enum class SleepState : std::uint8_t { None, Armed, Due, Woken, Cancelled };
 
-public:
-    //! Position of the task's entry in its loop's timer heap (TimerHeap keeps it current).
-    std::uint32_t m_heapIndex = ~std::uint32_t(0);
-
-private:
     void scheduleStep();
     void step();
     void finish();
@@ -125,6 +120,8 @@ private:
     std::unique_ptr<TaskExtras> m_extras;
     std::uint64_t m_steps = 0;
     int m_cancelRequests = 0;
+    //! Position of the task's entry in its loop's timer heap (TimerHeap keeps it current).
+    std::uint32_t m_heapIndex = ~std::uint32_t(0);
     bool m_mustCancel = false;
     bool m_throwCancel = false;
     bool m_started = false;
@@ -134,6 +131,7 @@ private:
     SleepState m_sleepState = SleepState::None;
 
     friend class TaskFinisher;
+    friend class TimerHeap;
 };
 
 template <typename T>
