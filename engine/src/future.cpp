@@ -248,7 +248,8 @@ std::size_t FutureBase::removeDoneCallbackByIdentity(const void *identity)
 {
     if (!identity || !m_callbacks)
         return 0;
-    return std::erase_if(*m_callbacks, [identity](const Entry &e) { return e.identity == identity; });
+    return std::erase_if(*m_callbacks,
+                         [identity](const Entry &e) { return e.identity == identity; });
 }
 
 void FutureBase::scheduleCallbacks()

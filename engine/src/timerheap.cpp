@@ -25,7 +25,8 @@ void TimerHeap::push(Ref<HandleBase> handle, LoopCore *owner)
 void TimerHeap::pushTask(TimePoint when, TaskCore *task)
 {
     static_assert(alignof(TaskCore) > 1, "the low bit of an entry tells tasks from handles");
-    m_entries.push_back(Entry{ when, m_nextSequence++, reinterpret_cast<std::uintptr_t>(task) | 1 });
+    m_entries.push_back(
+            Entry{ when, m_nextSequence++, reinterpret_cast<std::uintptr_t>(task) | 1 });
     siftUp(m_entries.size() - 1);
 }
 

@@ -73,7 +73,6 @@ public:
     static void operator delete(void *frame, std::size_t size) noexcept { poolFree(frame, size); }
 
     SourceLocation m_location;
-    bool m_started = false;
 };
 
 template <typename T>
@@ -82,14 +81,9 @@ class CoroPromiseBase : public CoroPromiseCommon
 public:
     explicit CoroPromiseBase(SourceLocation location) noexcept : CoroPromiseCommon(location) { }
 
-    struct InitialAwaiter
-    {
-        CoroPromiseBase *promise;
-        bool await_ready() const noexcept { return false; }
-        void await_suspend(std::coroutine_handle<>) const noexcept { }
-        void await_resume() const noexcept { promise->m_started = true; }
-    };
-    InitialAwaiter initial_suspend() noexcept { return InitialAwaiter{ this }; }
+    // An empty awaiter: one with a pointer took 8 bytes of every frame. Whoever first runs
+    // the coroutine (Coro::Awaiter, or a task that took the frame) marks it started.
+    std::suspend_always initial_suspend() const noexcept { return {}; }
 
     struct FinalAwaiter
     {
@@ -129,9 +123,12 @@ public:
     }
 
     std::coroutine_handle<> m_continuation;
-    std::variant<std::monostate, std::conditional_t<std::is_void_v<T>, std::monostate, T>,
-                 std::exception_ptr>
+    // no_unique_address: m_started goes in the variant's tail padding (8 bytes less per frame).
+    [[no_unique_address]] std::variant<std::monostate,
+                                       std::conditional_t<std::is_void_v<T>, std::monostate, T>,
+                                       std::exception_ptr>
             m_result;
+    bool m_started = false; //!< it was awaited: see Coro::destroy()
 
     bool hasException() const noexcept { return m_result.index() == 2; }
     std::exception_ptr exception() const noexcept
@@ -245,6 +242,7 @@ public:
         std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiting) noexcept
         {
             h.promise().m_continuation = awaiting;
+            h.promise().m_started = true;
             return h;
         }
         T await_resume()

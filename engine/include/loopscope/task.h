@@ -26,8 +26,7 @@ struct TaskExtras;
 class TaskCore
 {
 public:
-    TaskCore(FutureBase *self, std::coroutine_handle<> root, QString name,
-             SourceLocation location);
+    TaskCore(FutureBase *self, std::coroutine_handle<> root, QString name, SourceLocation location);
     ~TaskCore();
     TaskCore(const TaskCore &) = delete;
     TaskCore &operator=(const TaskCore &) = delete;
