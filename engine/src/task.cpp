@@ -438,6 +438,7 @@ TaskExtras &TaskCore::sleepIds()
 void TaskCore::sleepFor(Duration delay, std::coroutine_handle<> h)
 {
     LoopCore *loop = m_self->loopCore();
+    loop->checkClosed("sleep"); // before observers hear of a sleep that cannot be
     const TimePoint when = loop->now() + delay;
     std::uint64_t timerId = 0;
     if (loop->observed()) [[unlikely]] {
@@ -452,7 +453,7 @@ void TaskCore::sleepFor(Duration delay, std::coroutine_handle<> h)
         e.task = m_id;
         loop->emit(e);
     }
-    loop->scheduleTaskTimer(when, this, timerId); // throws when closed: nothing changed yet
+    loop->scheduleTaskTimer(when, this, timerId);
     m_resume = h;
     m_sleepState = SleepState::Armed;
     if (loop->observed()) [[unlikely]] {

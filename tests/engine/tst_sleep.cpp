@@ -131,7 +131,8 @@ private Q_SLOTS:
     void sleepOutsideOfAnyTask();
     void sleepWhereACoroIsExpected();
     void observersSeeASleepFuture();
-    void noAllocationPerSleepInAWarmLoop();
+    void noAllocationPerSleepZero();
+    void timedSleepsAllocateNothingOfTheirOwn();
 };
 
 void tst_Sleep::wakesAtTheDeadline()
@@ -408,18 +409,18 @@ void tst_Sleep::observersSeeASleepFuture()
     QCOMPARE(iterationsBetween, 1);
 }
 
-void tst_Sleep::noAllocationPerSleepInAWarmLoop()
+void tst_Sleep::noAllocationPerSleepZero()
 {
     Fixture f;
     int rounds = 0;
     std::uint64_t counted = 0;
     auto body = [&]() -> Coro<void> {
         for (int i = 0; i < 200; ++i) {
-            if (i == 100) { // warm: the pool has the blocks a sleep's steps need
+            if (i == 100) { // warm: the pool has the blocks a yield needs
                 t_allocations = 0;
                 t_counting = true;
             }
-            co_await loopscope::sleep(i % 2 ? 0ms : 10ms);
+            co_await loopscope::sleep(0ms);
             ++rounds;
         }
         t_counting = false;
@@ -428,6 +429,42 @@ void tst_Sleep::noAllocationPerSleepInAWarmLoop()
     f.loop.runUntilComplete(body());
     QCOMPARE(rounds, 200);
     QCOMPARE(counted, std::uint64_t(0));
+}
+
+void tst_Sleep::timedSleepsAllocateNothingOfTheirOwn()
+{
+    // 100 tasks sleeping 10 ms twenty times in step. Once warm, the sleeps themselves take
+    // nothing from the global heap; what is left is the loop's wake-up event for Qt, posted
+    // once each time the virtual clock jumps to the next deadline (once a round), not once
+    // per sleep.
+    Fixture f;
+    constexpr int kTasks = 100;
+    constexpr int kRounds = 20;
+    int sleeps = 0, countedSleeps = 0;
+    auto sleeper = [&]() -> Coro<void> {
+        for (int i = 0; i < kRounds; ++i) {
+            co_await loopscope::sleep(10ms);
+            ++sleeps;
+            if (t_counting)
+                ++countedSleeps;
+        }
+    };
+    std::vector<loopscope::Task<void>> tasks;
+    for (int i = 0; i < kTasks; ++i)
+        tasks.push_back(f.loop.createTask(sleeper()));
+    std::uint64_t counted = 0;
+    f.loop.callLater(105ms, [] { // after ten rounds
+        t_allocations = 0;
+        t_counting = true;
+    });
+    f.loop.callLater(195ms, [&] { // before the tasks finish (gather's callbacks allocate)
+        t_counting = false;
+        counted = t_allocations;
+    });
+    f.loop.runUntilComplete(loopscope::gather(tasks));
+    QCOMPARE(sleeps, kTasks * kRounds);
+    QCOMPARE(countedSleeps, kTasks * 9); // woken at 110, 120 ... 190 ms
+    QVERIFY2(counted <= 10, QByteArray::number(qulonglong(counted)).constData());
 }
 
 QTEST_GUILESS_MAIN(tst_Sleep)
