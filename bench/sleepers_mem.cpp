@@ -1,5 +1,7 @@
 // sleepers_mem: 100,000 tasks sleeping 1 s at once: the bytes one sleeping task costs, all
-// included (coroutine frame, task, future, timer entry). Measured as the growth of the heap
+// included (its coroutine frame, the task, its timer heap entry, its Task handle in the
+// vector, and the blocks of the first steps' handles that the engine's pool keeps cached;
+// sleep() itself makes no frame, future or handle). Measured as the growth of the heap
 // in use (mallinfo2) while they sleep, divided by their number, and as the growth of the
 // resident set (first repetition only: later ones reuse freed memory). Loopscope's heap
 // figure is taken from the first repetition only too: the engine keeps freed handles, futures
