@@ -182,6 +182,38 @@ void LoopCore::scheduleAt(TimePoint when, Ref<HandleBase> handle)
         rearm();
 }
 
+void LoopCore::scheduleTaskTimer(TimePoint when, TaskCore *task, std::uint64_t timerId)
+{
+    checkClosed("sleep");
+    checkThread("sleep");
+    if (m_observed) [[unlikely]] {
+        TraceEvent e;
+        e.kind = TraceEventKind::TimerArmed;
+        e.handleKind = HandleKind::CallLater;
+        e.id = timerId;
+        e.when = when;
+        e.location = task->location();
+        e.task = task->id();
+        emit(e);
+    }
+    m_timers.pushTask(when, task);
+    if (!m_inIteration && when < m_armedDeadline)
+        rearm();
+}
+
+void LoopCore::cancelTaskTimer(TaskCore *task, std::uint64_t timerId) noexcept
+{
+    const TimePoint when = m_timers.removeTask(task);
+    if (m_observed && timerId) [[unlikely]] {
+        TraceEvent e;
+        e.kind = TraceEventKind::TimerCancelled;
+        e.handleKind = HandleKind::CallLater;
+        e.id = timerId;
+        e.when = when;
+        emit(e);
+    }
+}
+
 void LoopCore::scheduleThreadsafe(Ref<HandleBase> handle)
 {
     // The wake-up is posted under the inbox lock: close() marks the loop closed under the

@@ -66,6 +66,13 @@ public:
     // Any thread.
     void scheduleThreadsafe(Ref<HandleBase> handle);
     void timerCancelled(const HandleBase &handle) noexcept;
+    // A sleeping task parks itself in the timer heap (TaskCore::sleepFor), loop thread.
+    //! Like scheduleAt() for \a task's own entry; \a timerId: the id observers know the
+    //! timer by (0: none yet, when nobody observes).
+    void scheduleTaskTimer(TimePoint when, TaskCore *task, std::uint64_t timerId);
+    //! Removes \a task's entry (TimerCancelled for observers).
+    void cancelTaskTimer(TaskCore *task, std::uint64_t timerId) noexcept;
+    std::uint64_t nextHandleId() noexcept { return ++m_lastHandleId; }
 
     // Observers.
     bool observed() const noexcept { return m_observed; }

@@ -8,8 +8,22 @@
 
 namespace loopscope::detail {
 
+namespace {
+// Callback ids only have to be unique per future; one counter per thread (futures are used
+// from their loop's thread) saves every future a counter of its own.
+thread_local CallbackId t_lastCallbackId = 0;
+
+template <typename X, typename... Args>
+X *makePooled(Args &&...args)
+{
+    return ::new (poolAllocate(sizeof(X))) X(std::forward<Args>(args)...);
+}
+
+const std::string kNoMessage;
+} // namespace
+
 FutureBase::FutureBase(LoopCore *loop, FutureKind kind)
-    : m_loop(loop), m_id(loop->nextFutureId()), m_kind(kind)
+    : m_kind(kind), m_loop(loop), m_id(loop->nextFutureId())
 {
     refLoopCore(m_loop);
     if (m_kind == FutureKind::Foreign)
@@ -24,6 +38,18 @@ FutureBase::FutureBase(LoopCore *loop, FutureKind kind)
     }
 }
 
+FutureBase::CallbackList &FutureBase::callbacks()
+{
+    if (!m_callbacks)
+        m_callbacks.reset(makePooled<CallbackList>());
+    return *m_callbacks;
+}
+
+const std::string &FutureBase::cancelMessage() const noexcept
+{
+    return m_cancelMessage ? *m_cancelMessage : kNoMessage;
+}
+
 void FutureBase::traceCompletion(TraceEventKind kind) noexcept
 {
     if (!m_loop->observed()) [[likely]]
@@ -36,7 +62,7 @@ void FutureBase::traceCompletion(TraceEventKind kind) noexcept
     e.task = TaskCore::current() ? TaskCore::current()->id() : 0;
     e.related = m_loop->runningHandleId();
     if (kind == TraceEventKind::FutureCancelled)
-        e.text = QString::fromStdString(m_cancelMessage);
+        e.text = QString::fromStdString(cancelMessage());
     else if (kind == TraceEventKind::FutureFailed)
         e.text = QString::fromStdString(describeException(m_exception));
     m_loop->emit(e);
@@ -128,7 +154,8 @@ bool FutureBase::cancelFuture(std::string message)
     if (m_status != FutureStatus::Pending)
         return false;
     leavePending(FutureStatus::Cancelled);
-    m_cancelMessage = std::move(message);
+    if (!message.empty())
+        m_cancelMessage.reset(makePooled<std::string>(std::move(message)));
     traceCompletion(TraceEventKind::FutureCancelled);
     scheduleCallbacks();
     return true;
@@ -147,7 +174,7 @@ void FutureBase::throwIfNotSuccessful()
     case FutureStatus::Pending:
         throw InvalidStateError("Result is not ready: " + describe() + " is still pending");
     case FutureStatus::Cancelled:
-        throw CancelledError(m_cancelMessage);
+        throw CancelledError(cancelMessage());
     case FutureStatus::Finished:
         break;
     }
@@ -162,7 +189,7 @@ std::exception_ptr FutureBase::exception()
     case FutureStatus::Pending:
         throw InvalidStateError("Exception is not set: " + describe() + " is still pending");
     case FutureStatus::Cancelled:
-        throw CancelledError(m_cancelMessage);
+        throw CancelledError(cancelMessage());
     case FutureStatus::Finished:
         break;
     }
@@ -185,7 +212,7 @@ void FutureBase::setException(std::exception_ptr exception)
 CallbackId FutureBase::addDoneCallback(Callback fn, const void *identity, HandleKind kind,
                                        SourceLocation location, std::uint64_t taskId)
 {
-    const CallbackId id = m_nextCallbackId++;
+    const CallbackId id = ++t_lastCallbackId;
     if (m_loop->observed()) [[unlikely]] {
         TraceEvent e;
         e.kind = TraceEventKind::DoneCallbackAdded;
@@ -206,32 +233,31 @@ CallbackId FutureBase::addDoneCallback(Callback fn, const void *identity, Handle
         m_loop->scheduleSoon(std::move(h));
         return id;
     }
-    m_callbacks.push_back(Entry{ id, identity, std::move(fn), kind, location, taskId });
+    callbacks().push_back(Entry{ id, identity, std::move(fn), kind, location, taskId });
     return id;
 }
 
 std::size_t FutureBase::removeDoneCallback(CallbackId id)
 {
-    const auto before = m_callbacks.size();
-    std::erase_if(m_callbacks, [id](const Entry &e) { return e.id == id; });
-    return before - m_callbacks.size();
+    if (!m_callbacks)
+        return 0;
+    return std::erase_if(*m_callbacks, [id](const Entry &e) { return e.id == id; });
 }
 
 std::size_t FutureBase::removeDoneCallbackByIdentity(const void *identity)
 {
-    if (!identity)
+    if (!identity || !m_callbacks)
         return 0;
-    const auto before = m_callbacks.size();
-    std::erase_if(m_callbacks, [identity](const Entry &e) { return e.identity == identity; });
-    return before - m_callbacks.size();
+    return std::erase_if(*m_callbacks,
+                         [identity](const Entry &e) { return e.identity == identity; });
 }
 
 void FutureBase::scheduleCallbacks()
 {
-    CallbackList callbacks;
-    callbacks.swap(m_callbacks);
-    if (callbacks.empty())
+    if (!m_callbacks || m_callbacks->empty())
         return;
+    CallbackList callbacks;
+    callbacks.swap(*m_callbacks);
     if (m_loop->isClosed()) {
         // Nothing can run them any more; say so instead of dropping them silently.
         ExceptionContext ctx;
@@ -255,8 +281,10 @@ void FutureBase::abandon(std::string message) noexcept
     if (m_status != FutureStatus::Pending)
         return;
     leavePending(FutureStatus::Cancelled);
-    m_cancelMessage = std::move(message);
-    m_callbacks.clear();
+    if (!message.empty())
+        m_cancelMessage.reset(makePooled<std::string>(std::move(message)));
+    if (m_callbacks)
+        m_callbacks->clear();
 }
 
 } // namespace loopscope::detail

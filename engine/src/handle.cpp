@@ -35,13 +35,26 @@ namespace detail {
 
 namespace {
 
+// Size classes of 16 * c + 8 bytes (8, 24, 40 ... 504): malloc adds an 8-byte header and
+// rounds the chunk up to 16, so a block of 16 * c + 8 bytes fills its chunk exactly, where a
+// 16 * c one took a chunk 16 bytes bigger (a 168-byte task was a 192-byte chunk, not 176).
 constexpr std::size_t kGranule = 16;
-constexpr std::size_t kClassCount = 32; // blocks up to 512 bytes
+constexpr std::size_t kClassCount = 32; // blocks up to 504 bytes
 // What a thread keeps per size class for reuse: enough for the working set of a busy loop
 // (10,000 tasks each with a step handle in flight), bounded so that a burst of a million
 // callbacks does not stay cached for the rest of the thread's life.
 constexpr std::size_t kMaxCachedBlocks = 16384;
 constexpr std::size_t kMaxCachedBytes = std::size_t(2) << 20;
+
+constexpr std::size_t sizeClassOf(std::size_t size) noexcept
+{
+    return (size + 7) / kGranule;
+}
+
+constexpr std::size_t blockSize(std::size_t sizeClass) noexcept
+{
+    return sizeClass * kGranule + 8;
+}
 
 struct FreeBlock
 {
@@ -74,7 +87,7 @@ void releaseBurst() noexcept
 {
     for (std::size_t c = 0; c < kClassCount; ++c) {
         while (FreeBlock *b = t_pool.burstHead[c]) {
-            ASAN_UNPOISON_MEMORY_REGION(b, (c + 1) * kGranule);
+            ASAN_UNPOISON_MEMORY_REGION(b, blockSize(c));
             t_pool.burstHead[c] = b->next;
             ::operator delete(b);
         }
@@ -96,7 +109,7 @@ struct PoolReaper
         t_pool.closed = true;
         for (std::size_t c = 0; c < kClassCount; ++c) {
             while (FreeBlock *b = t_pool.head[c]) {
-                ASAN_UNPOISON_MEMORY_REGION(b, (c + 1) * kGranule);
+                ASAN_UNPOISON_MEMORY_REGION(b, blockSize(c));
                 t_pool.head[c] = b->next;
                 ::operator delete(b);
             }
@@ -115,14 +128,9 @@ void armReaper() noexcept
     }
 }
 
-constexpr std::size_t sizeClassOf(std::size_t size) noexcept
-{
-    return size == 0 ? 0 : (size - 1) / kGranule;
-}
-
 constexpr std::size_t maxCached(std::size_t sizeClass) noexcept
 {
-    return std::min(kMaxCachedBlocks, kMaxCachedBytes / ((sizeClass + 1) * kGranule));
+    return std::min(kMaxCachedBlocks, kMaxCachedBytes / (blockSize(sizeClass) + 8));
 }
 
 } // namespace
@@ -133,18 +141,18 @@ void *poolAllocate(std::size_t size)
     if (c >= kClassCount)
         return ::operator new(size);
     if (FreeBlock *b = t_pool.head[c]) {
-        ASAN_UNPOISON_MEMORY_REGION(b, (c + 1) * kGranule);
+        ASAN_UNPOISON_MEMORY_REGION(b, blockSize(c));
         t_pool.head[c] = b->next;
         --t_pool.count[c];
         return b;
     }
     if (FreeBlock *b = t_pool.burstHead[c]) {
-        ASAN_UNPOISON_MEMORY_REGION(b, (c + 1) * kGranule);
+        ASAN_UNPOISON_MEMORY_REGION(b, blockSize(c));
         t_pool.burstHead[c] = b->next;
-        t_pool.burstBytes -= (c + 1) * kGranule;
+        t_pool.burstBytes -= blockSize(c);
         return b;
     }
-    return ::operator new((c + 1) * kGranule);
+    return ::operator new(blockSize(c));
 }
 
 void poolFree(void *block, std::size_t size) noexcept
@@ -160,16 +168,16 @@ void poolFree(void *block, std::size_t size) noexcept
         b->next = t_pool.head[c];
         t_pool.head[c] = b;
         ++t_pool.count[c];
-    } else if (t_pool.burstBytes + (c + 1) * kGranule <= kMaxBurstBytes) {
+    } else if (t_pool.burstBytes + blockSize(c) <= kMaxBurstBytes) {
         b->next = t_pool.burstHead[c];
         t_pool.burstHead[c] = b;
-        t_pool.burstBytes += (c + 1) * kGranule;
+        t_pool.burstBytes += blockSize(c);
     } else {
         ::operator delete(block);
         return;
     }
     // Under ASan a stale pointer into a recycled block is still reported as a use after free.
-    ASAN_POISON_MEMORY_REGION(b, (c + 1) * kGranule);
+    ASAN_POISON_MEMORY_REGION(b, blockSize(c));
 }
 
 bool poolHoldsBurstCache() noexcept

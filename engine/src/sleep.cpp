@@ -1,34 +1,58 @@
 #include "loopscope/sleep.h"
 
+#include "loopscope/task.h"
+
 namespace loopscope {
 
-Coro<void> sleep(Duration delay, SourceLocation location)
+namespace detail {
+
+void sleepTask(Duration delay, std::coroutine_handle<> h)
 {
     if (delay <= Duration::zero()) {
-        co_await detail::YieldAwaiter{};
-        co_return;
+        yieldTask(h);
+        return;
     }
+    if (TaskCore *task = TaskCore::current()) {
+        task->sleepFor(delay, h);
+        return;
+    }
+    sleepForeign(delay, h);
+}
+
+void sleepForeign(Duration delay, std::coroutine_handle<> h)
+{
+    if (delay <= Duration::zero()) {
+        yieldForeign(h);
+        return;
+    }
+    // No task to park: a plain timer resumes the coroutine from the ready queue.
     EventLoop *loop = EventLoop::current();
     if (!loop)
         throw RuntimeError("sleep: there is no current event loop in this thread");
-    Future<void> done(*loop, FutureKind::Sleep);
-    TimerHandle timer = loop->callLater(
-            delay,
-            [done]() mutable {
-                if (!done.done())
-                    done.setResult();
-            },
-            location);
-    // Cancelled, or the frame destroyed because the loop closed while the task slept: the
-    // timer must not keep the future (and our frame's state) around, nor be named by close()
-    // as a timer that will never run (the task is named already). Once the timer fired,
-    // cancel() does nothing.
-    struct CancelOnExit
-    {
-        TimerHandle &timer;
-        ~CancelOnExit() { timer.cancel(); }
-    } cancelOnExit{ timer };
-    co_await done;
+    loop->callLater(delay, [h] { h.resume(); });
+}
+
+void endSleep()
+{
+    if (TaskCore *task = TaskCore::current())
+        task->endSleep();
+}
+
+Coro<void> sleepCoro(Duration delay)
+{
+    co_await Sleep(delay);
+}
+
+} // namespace detail
+
+void EventLoop::runUntilComplete(Sleep sleep, SourceLocation location)
+{
+    runUntilComplete(Future<void>(createTask(detail::sleepCoro(sleep.delay()), {}, location)));
+}
+
+Task<void> EventLoop::createTask(Sleep sleep, QString name, SourceLocation location)
+{
+    return createTask(detail::sleepCoro(sleep.delay()), std::move(name), location);
 }
 
 } // namespace loopscope

@@ -6,6 +6,18 @@
 
 namespace loopscope::detail {
 
+//! What only some tasks need, out of line (see TaskCore).
+struct TaskExtras
+{
+    QString name; //!< the given name (empty: "Task-<id>")
+    std::string cancelMessage; //!< of a cancel() still to be thrown in
+    std::string sleepCancelMessage; //!< of the cancel() that ended the current sleep
+    Duration pendingDelay{}; //!< delay() still to be waited before the next step
+    // The ids observers know the current sleep by: its Sleep future and its timer.
+    std::uint64_t sleepFutureId = 0;
+    std::uint64_t sleepTimerId = 0;
+};
+
 namespace {
 thread_local TaskCore *t_currentTask = nullptr;
 // Only compared and described right after the step returns, while the task is alive.
@@ -25,25 +37,35 @@ private:
 };
 } // namespace
 
-TaskCore::TaskCore(FutureBase *self, std::coroutine_handle<> root, CoroPromiseCommon &rootPromise,
-                   QString name, SourceLocation location)
+TaskCore::TaskCore(FutureBase *self, std::coroutine_handle<> root, QString name,
+                   SourceLocation location)
     : m_self(self),
       m_id(self->loopCore()->nextTaskId()),
       m_root(root),
-      m_rootPromise(&rootPromise),
       m_resume(root),
-      m_name(std::move(name)),
       m_location(location)
 {
-    if (m_name.isEmpty()) {
-        m_name = QString();
+    if (name.isEmpty())
         m_defaultName = true;
-    }
+    else
+        extras().name = std::move(name);
+}
+
+TaskExtras &TaskCore::extras()
+{
+    if (!m_extras) [[unlikely]]
+        m_extras = std::make_unique<TaskExtras>();
+    return *m_extras;
 }
 
 QString TaskCore::name() const
 {
-    return m_defaultName ? QStringLiteral("Task-%1").arg(m_id) : m_name;
+    return m_defaultName ? QStringLiteral("Task-%1").arg(m_id) : m_extras->name;
+}
+
+std::uint64_t TaskCore::sleepFutureId() const noexcept
+{
+    return m_sleepState != SleepState::None && m_extras ? m_extras->sleepFutureId : 0;
 }
 
 TaskCore::~TaskCore()
@@ -58,9 +80,11 @@ void TaskCore::destroyRoot() noexcept
     if (!m_root)
         return;
     // Forget the frame first: a destructor running inside it may look at the task.
+    CoroPromiseCommon *promise = m_self->rootPromise(); // never null while m_root is set
     const std::coroutine_handle<> root = std::exchange(m_root, {});
     m_resume = {};
-    destroyFrame(root, *m_rootPromise);
+    if (promise) [[likely]]
+        destroyFrame(root, *promise);
 }
 
 TaskCore *TaskCore::current() noexcept
@@ -78,7 +102,12 @@ std::string TaskCore::describe() const
     std::string s = "<Task #" + std::to_string(id()) + " '" + name().toStdString() + "'";
     switch (m_self->status()) {
     case FutureStatus::Pending:
-        s += m_waitingOn ? " waiting on future #" + std::to_string(m_waitingOn->id()) : " pending";
+        if (m_waitingOn)
+            s += " waiting on future #" + std::to_string(m_waitingOn->id());
+        else if (m_sleepState == SleepState::Armed || m_sleepState == SleepState::Due)
+            s += " sleeping";
+        else
+            s += " pending";
         break;
     case FutureStatus::Finished:
         s += m_self->failed() ? " failed" : " finished";
@@ -109,14 +138,14 @@ void TaskCore::start()
 
 void TaskCore::setName(QString name)
 {
-    m_name = std::move(name);
+    extras().name = std::move(name);
     m_defaultName = false;
     LoopCore *loop = m_self->loopCore();
     if (loop->observed()) [[unlikely]] {
         TraceEvent e;
         e.kind = TraceEventKind::TaskRenamed;
         e.id = m_id;
-        e.text = m_name;
+        e.text = m_extras->name;
         loop->emit(e);
     }
 }
@@ -173,11 +202,15 @@ bool TaskCore::cancel(std::string message)
         m_passingCancel = false;
         if (passed)
             return true;
+    } else if (m_sleepState == SleepState::Armed || m_sleepState == SleepState::Due) {
+        // What cancelling the sleep future did: it ends the sleep, and the wake-up throws.
+        cancelSleep(std::move(message));
+        return true;
     }
     // Nothing to pass it to (ready to run, or waiting on something that cannot be
-    // cancelled): throw it in at the next resumption.
+    // cancelled, or already woken): throw it in at the next resumption.
     m_mustCancel = true;
-    m_cancelMessage = std::move(message);
+    extras().cancelMessage = std::move(message);
     return true;
 }
 
@@ -188,13 +221,13 @@ bool TaskCore::delay(Duration delay)
                          + std::to_string(delay.count()) + " ns) for " + describe());
     if (m_self->done())
         return false;
-    m_pendingDelay += delay;
+    extras().pendingDelay += delay;
     return true;
 }
 
 bool TaskCore::delayStep()
 {
-    const Duration delay = std::exchange(m_pendingDelay, Duration::zero());
+    const Duration delay = std::exchange(m_extras->pendingDelay, Duration::zero());
     // A pending cancellation wins: the step runs at once and delivers it.
     if (delay <= Duration::zero() || m_mustCancel)
         return false;
@@ -236,7 +269,7 @@ bool TaskCore::delayStep()
                     // cancel() reached the delay: deliver it at the task's suspension point.
                     timer->cancel();
                     task->m_mustCancel = true;
-                    task->m_cancelMessage = awaited.cancelMessage();
+                    task->extras().cancelMessage = awaited.cancelMessage();
                 }
                 task->step();
             },
@@ -266,7 +299,7 @@ int TaskCore::uncancel() noexcept
 
 std::string TaskCore::takeCancelMessage()
 {
-    return std::exchange(m_cancelMessage, {});
+    return m_extras ? std::exchange(m_extras->cancelMessage, {}) : std::string();
 }
 
 bool TaskCore::consumeThrowCancel() noexcept
@@ -280,7 +313,7 @@ void TaskCore::step()
         return;
     Ref<FutureBase> keepAlive(m_self);
     m_waitingOn.reset();
-    if (m_pendingDelay > Duration::zero() && delayStep()) [[unlikely]]
+    if (m_extras && m_extras->pendingDelay > Duration::zero() && delayStep()) [[unlikely]]
         return;
     const bool throwCancel = std::exchange(m_mustCancel, false);
     if (throwCancel && !m_started) {
@@ -322,6 +355,9 @@ void TaskCore::step()
         if (m_waitingOn && !m_root.done()) {
             e.related = m_waitingOn->id();
             e.futureKind = m_waitingOn->kind();
+        } else if (m_sleepState == SleepState::Armed && !m_root.done()) {
+            e.related = sleepIds().sleepFutureId;
+            e.futureKind = FutureKind::Sleep;
         }
         e.yielded = yielded; // its next step is already scheduled
         const auto finished = std::chrono::steady_clock::now();
@@ -336,8 +372,11 @@ void TaskCore::step()
     if (m_mustCancel && m_waitingOn) {
         // cancel() was called during this step, before the task suspended (Python: the
         // must_cancel check after a yielded future).
-        if (m_waitingOn->cancel(m_cancelMessage))
+        if (m_waitingOn->cancel(m_extras->cancelMessage))
             m_mustCancel = false;
+    } else if (m_mustCancel && m_sleepState == SleepState::Armed) {
+        cancelSleep(m_extras->cancelMessage);
+        m_mustCancel = false;
     }
 }
 
@@ -385,10 +424,152 @@ void TaskCore::yieldStep(std::coroutine_handle<> h)
     scheduleStep();
 }
 
+TaskExtras &TaskCore::sleepIds()
+{
+    TaskExtras &x = extras();
+    LoopCore *loop = m_self->loopCore();
+    if (!x.sleepFutureId)
+        x.sleepFutureId = loop->nextFutureId();
+    if (!x.sleepTimerId)
+        x.sleepTimerId = loop->nextHandleId();
+    return x;
+}
+
+void TaskCore::sleepFor(Duration delay, std::coroutine_handle<> h)
+{
+    LoopCore *loop = m_self->loopCore();
+    loop->checkClosed("sleep"); // before observers hear of a sleep that cannot be
+    const TimePoint when = loop->now() + delay;
+    std::uint64_t timerId = 0;
+    if (loop->observed()) [[unlikely]] {
+        // What the Sleep future, its timer and the task's done-callback on it used to
+        // report, in the same order, by ids that have no object behind them.
+        const TaskExtras &ids = sleepIds();
+        timerId = ids.sleepTimerId;
+        TraceEvent e;
+        e.kind = TraceEventKind::FutureCreated;
+        e.futureKind = FutureKind::Sleep;
+        e.id = ids.sleepFutureId;
+        e.task = m_id;
+        loop->emit(e);
+    }
+    loop->scheduleTaskTimer(when, this, timerId);
+    m_resume = h;
+    m_sleepState = SleepState::Armed;
+    if (loop->observed()) [[unlikely]] {
+        TraceEvent e;
+        e.kind = TraceEventKind::DoneCallbackAdded;
+        e.futureKind = FutureKind::Sleep;
+        e.handleKind = HandleKind::TaskStep;
+        e.id = m_extras->sleepFutureId;
+        e.related = 1; // the sleep future's first (and only) callback
+        e.task = m_id;
+        e.location = m_location;
+        loop->emit(e);
+    }
+}
+
+Ref<HandleBase> TaskCore::sleepTimerDue(TimePoint when)
+{
+    m_sleepState = SleepState::Due;
+    // The handle holds the task: cancel() may end the sleep before the handle runs, and
+    // the task may finish meanwhile.
+    Ref<FutureBase> self(m_self);
+    auto fire = [self, task = this] {
+        (void)self;
+        task->sleepTimerFired();
+    };
+    Ref<HandleBase> h(
+            new CallbackHandle<decltype(fire)>(HandleKind::CallLater, m_location, std::move(fire)));
+    h->m_when = when;
+    const std::uint64_t known = m_extras ? m_extras->sleepTimerId : 0;
+    h->m_id = known ? known : m_self->loopCore()->nextHandleId();
+    return h;
+}
+
+void TaskCore::sleepTimerFired()
+{
+    if (m_sleepState != SleepState::Due)
+        return; // cancel() came first (Python: _set_result_unless_cancelled)
+    m_sleepState = SleepState::Woken;
+    LoopCore *loop = m_self->loopCore();
+    if (loop->observed()) [[unlikely]] {
+        TraceEvent e;
+        e.kind = TraceEventKind::FutureDone;
+        e.futureKind = FutureKind::Sleep;
+        e.id = sleepIds().sleepFutureId;
+        e.task = t_currentTask ? t_currentTask->id() : 0;
+        e.related = loop->runningHandleId();
+        loop->emit(e);
+    }
+    scheduleSleepWakeup();
+}
+
+void TaskCore::cancelSleep(std::string message)
+{
+    LoopCore *loop = m_self->loopCore();
+    if (m_sleepState == SleepState::Armed)
+        loop->cancelTaskTimer(this, m_extras ? m_extras->sleepTimerId : 0);
+    // Due: the timer's handle is queued already and will find the sleep over.
+    m_sleepState = SleepState::Cancelled;
+    if (loop->observed()) [[unlikely]] {
+        TraceEvent e;
+        e.kind = TraceEventKind::FutureCancelled;
+        e.futureKind = FutureKind::Sleep;
+        e.id = sleepIds().sleepFutureId;
+        e.task = t_currentTask ? t_currentTask->id() : 0;
+        e.related = loop->runningHandleId();
+        e.text = QString::fromStdString(message);
+        loop->emit(e);
+    }
+    extras().sleepCancelMessage = std::move(message);
+    scheduleSleepWakeup();
+}
+
+void TaskCore::scheduleSleepWakeup()
+{
+    Ref<FutureBase> self(m_self);
+    auto wake = [self, task = this] {
+        LoopCore *loop = self->loopCore();
+        if (loop->observed()) [[unlikely]] {
+            TraceEvent e;
+            e.kind = TraceEventKind::Wakeup;
+            e.id = task->id();
+            e.related = task->sleepIds().sleepFutureId;
+            e.futureKind = FutureKind::Sleep;
+            loop->emit(e);
+        }
+        if (task->m_extras) {
+            // The next sleep gets ids of its own.
+            task->m_extras->sleepFutureId = 0;
+            task->m_extras->sleepTimerId = 0;
+        }
+        task->step();
+    };
+    Ref<HandleBase> h(
+            new CallbackHandle<decltype(wake)>(HandleKind::TaskStep, m_location, std::move(wake)));
+    h->m_task = m_id;
+    m_self->loopCore()->scheduleSoon(std::move(h));
+}
+
+void TaskCore::endSleep()
+{
+    const SleepState state = std::exchange(m_sleepState, SleepState::None);
+    checkCancelledOnResume(); // a cancel() after the wake-up was queued wins, as it did
+    if (state == SleepState::Cancelled)
+        throw CancelledError(std::exchange(m_extras->sleepCancelMessage, {}));
+}
+
 void TaskCore::abandon() noexcept
 {
     Ref<FutureBase> keepAlive(m_self);
     m_waitingOn.reset();
+    if (m_sleepState == SleepState::Armed) {
+        // The frame is destroyed, never resumed: its timer goes (TimerCancelled, as when a
+        // sleep's frame unwinds), and the heap must not name a task that may die now.
+        m_self->loopCore()->cancelTaskTimer(this, m_extras ? m_extras->sleepTimerId : 0);
+    }
+    m_sleepState = SleepState::None;
     destroyRoot();
     m_self->abandon("the event loop was closed while the task was pending");
     traceDone(true);

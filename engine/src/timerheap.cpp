@@ -1,16 +1,42 @@
 #include "timerheap_p.h"
 
+#include "loopscope/task.h"
+
 #include <algorithm>
 
 namespace loopscope::detail {
+
+void TimerHeap::place(std::size_t i, const Entry &e) noexcept
+{
+    m_entries[i] = e;
+    if (isTask(e)) [[unlikely]]
+        taskOf(e)->m_heapIndex = std::uint32_t(i);
+}
 
 void TimerHeap::push(Ref<HandleBase> handle, LoopCore *owner)
 {
     HandleBase *h = handle.release();
     h->m_sequence = m_nextSequence++;
     h->m_heapOwner = owner;
-    m_entries.push_back(Entry{ h->m_when, h->m_sequence, h });
+    m_entries.push_back(Entry{ h->m_when, h->m_sequence, reinterpret_cast<std::uintptr_t>(h) });
     siftUp(m_entries.size() - 1);
+}
+
+void TimerHeap::pushTask(TimePoint when, TaskCore *task)
+{
+    static_assert(alignof(TaskCore) > 1, "the low bit of an entry tells tasks from handles");
+    m_entries.push_back(
+            Entry{ when, m_nextSequence++, reinterpret_cast<std::uintptr_t>(task) | 1 });
+    siftUp(m_entries.size() - 1);
+}
+
+TimePoint TimerHeap::removeTask(TaskCore *task) noexcept
+{
+    const std::size_t i = task->m_heapIndex;
+    const TimePoint when = m_entries[i].when;
+    task->m_heapIndex = kNotQueued;
+    removeAt(i);
+    return when;
 }
 
 void TimerHeap::siftUp(std::size_t i) noexcept
@@ -20,10 +46,10 @@ void TimerHeap::siftUp(std::size_t i) noexcept
         const std::size_t parent = (i - 1) / kArity;
         if (!earlier(moving, m_entries[parent]))
             break;
-        m_entries[i] = m_entries[parent];
+        place(i, m_entries[parent]);
         i = parent;
     }
-    m_entries[i] = moving;
+    place(i, moving);
 }
 
 void TimerHeap::siftDown(std::size_t i) noexcept
@@ -41,27 +67,34 @@ void TimerHeap::siftDown(std::size_t i) noexcept
                 best = c;
         if (!earlier(m_entries[best], moving))
             break;
-        m_entries[i] = m_entries[best];
+        place(i, m_entries[best]);
         i = best;
     }
-    m_entries[i] = moving;
+    place(i, moving);
 }
 
-void TimerHeap::removeTop() noexcept
+void TimerHeap::removeAt(std::size_t i) noexcept
 {
-    m_entries.front() = m_entries.back();
+    const Entry last = m_entries.back();
     m_entries.pop_back();
-    if (!m_entries.empty())
-        siftDown(0);
+    if (i == m_entries.size())
+        return; // it was the last one
+    const bool rises = i > 0 && earlier(last, m_entries[(i - 1) / kArity]);
+    place(i, last);
+    if (rises)
+        siftUp(i);
+    else
+        siftDown(i);
 }
 
 void TimerHeap::discardCancelledTop()
 {
     // Without cancelled timers there is nothing to look at (a handle's cache line less per
-    // expiry).
-    while (m_cancelled > 0 && !m_entries.empty() && m_entries.front().handle->cancelled()) {
-        HandleBase *h = m_entries.front().handle;
-        removeTop();
+    // expiry). Task entries are never cancelled in place.
+    while (m_cancelled > 0 && !m_entries.empty() && !isTask(m_entries.front())
+           && handleOf(m_entries.front())->cancelled()) {
+        HandleBase *h = handleOf(m_entries.front());
+        removeAt(0);
         --m_cancelled;
         h->m_heapOwner = nullptr;
         h->deref();
@@ -70,8 +103,15 @@ void TimerHeap::discardCancelledTop()
 
 Ref<HandleBase> TimerHeap::pop()
 {
-    HandleBase *h = m_entries.front().handle;
-    removeTop();
+    const Entry top = m_entries.front();
+    if (isTask(top)) {
+        TaskCore *task = taskOf(top);
+        task->m_heapIndex = kNotQueued;
+        removeAt(0);
+        return task->sleepTimerDue(top.when);
+    }
+    HandleBase *h = handleOf(top);
+    removeAt(0);
     h->m_heapOwner = nullptr;
     return Ref<HandleBase>::adopt(h);
 }
@@ -88,12 +128,15 @@ void TimerHeap::compact()
     std::vector<HandleBase *> dropped;
     dropped.reserve(m_cancelled);
     auto live = std::remove_if(m_entries.begin(), m_entries.end(), [&](const Entry &e) {
-        if (!e.handle->cancelled())
+        if (isTask(e) || !handleOf(e)->cancelled())
             return false;
-        dropped.push_back(e.handle);
+        dropped.push_back(handleOf(e));
         return true;
     });
     m_entries.erase(live, m_entries.end());
+    // The survivors moved: tell the tasks among them before the rebuild moves them again.
+    for (std::size_t i = 0; i < m_entries.size(); ++i)
+        place(i, m_entries[i]);
     for (std::size_t i = m_entries.size() / kArity + 1; i-- > 0;)
         if (i < m_entries.size())
             siftDown(i);
@@ -111,8 +154,10 @@ void TimerHeap::clear() noexcept
     entries.swap(m_entries);
     m_cancelled = 0;
     for (const Entry &e : entries) {
-        e.handle->m_heapOwner = nullptr;
-        e.handle->deref();
+        if (isTask(e))
+            continue; // see clear()'s note: the task may be gone
+        handleOf(e)->m_heapOwner = nullptr;
+        handleOf(e)->deref();
     }
 }
 

@@ -7,6 +7,7 @@
 #  include "loopscope/coro.h"
 #  include "loopscope/eventloop.h"
 #  include "loopscope/future.h"
+#  include "loopscope/sleep.h"
 #  include "loopscope/task.h"
 
 #  include <exception>
@@ -15,7 +16,7 @@
 
 namespace loopscope {
 
-//! What the engine's combinators accept: a Future<T>, a Task<T> or a Coro<T>.
+//! What the engine's combinators accept: a Future<T>, a Task<T>, a Coro<T> or a Sleep.
 template <typename A>
 struct AwaitableTraits;
 template <typename T>
@@ -34,6 +35,22 @@ struct AwaitableTraits<Coro<T>>
     using Result = T;
 };
 
+template <>
+struct AwaitableTraits<Sleep>
+{
+    using Result = void;
+};
+
+namespace detail {
+//! A Coro or a Sleep: not a future yet, so a combinator wraps it in a task (ensureFuture()).
+template <typename A>
+inline constexpr bool isLazyAwaitable = false;
+template <typename T>
+inline constexpr bool isLazyAwaitable<Coro<T>> = true;
+template <>
+inline constexpr bool isLazyAwaitable<Sleep> = true;
+} // namespace detail
+
 //! The result type of awaiting an A (Future<T>, Task<T> or Coro<T>): T.
 template <typename A>
 using AwaitResult = typename AwaitableTraits<std::remove_cvref_t<A>>::Result;
@@ -46,7 +63,7 @@ concept EngineAwaitable = requires
 
 /*!
  * The future for an awaitable (Python: asyncio.ensure_future): a Future or Task as it is, a
- * Coro wrapped in a task on the current loop.
+ * Coro (or a Sleep) wrapped in a task on the current loop.
  */
 template <typename T>
 Future<T> ensureFuture(const Future<T> &future)
@@ -60,6 +77,15 @@ Future<T> ensureFuture(Coro<T> &&coro, SourceLocation location = SourceLocation:
     if (!loop)
         throw RuntimeError("ensureFuture: there is no current event loop in this thread");
     return loop->createTask(std::move(coro), {}, location);
+}
+
+//! A sleep() wrapped in a task of its own on the current loop.
+inline Future<void> ensureFuture(Sleep sleep, SourceLocation location = SourceLocation::current())
+{
+    EventLoop *loop = EventLoop::current();
+    if (!loop)
+        throw RuntimeError("ensureFuture: there is no current event loop in this thread");
+    return loop->createTask(sleep, {}, location);
 }
 
 /*!

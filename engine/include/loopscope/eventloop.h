@@ -21,6 +21,7 @@
 namespace loopscope {
 
 class LoopObserver;
+class Sleep;
 enum class PauseReason : std::uint8_t;
 
 //! What step() runs before pausing again.
@@ -254,6 +255,8 @@ public:
     {
         return runUntilComplete(Future<T>(createTask(std::move(coro), {}, location)));
     }
+    //! Runs until \a sleep has passed (in a task of its own; see sleep.h).
+    void runUntilComplete(Sleep sleep, SourceLocation location = SourceLocation::current());
 
     //! Stops runForever() once the current iteration has finished. Called while not running,
     //! the next runForever() runs one iteration and returns (as in asyncio).
@@ -295,6 +298,10 @@ public:
         state->core().start();
         return Task<T>(std::move(state));
     }
+
+    //! createTask(sleep(d)): the sleep as a task of its own (see sleep.h).
+    Task<void> createTask(Sleep sleep, QString name = {},
+                          SourceLocation location = SourceLocation::current());
 
     //! The tasks not yet done, in creation order (Python: asyncio.all_tasks).
     std::vector<TaskRef> allTasks() const;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <optional>
 #include "loopscope/sourcelocation.h"
 #include <string>
@@ -29,6 +30,7 @@ using CallbackId = std::uint64_t;
 namespace detail {
 
 class TaskCore;
+class CoroPromiseCommon;
 
 //! The loop core a new future without an explicit loop attaches to: the current loop.
 //! Throws RuntimeError when this thread has no event loop.
@@ -43,6 +45,14 @@ void derefLoopCore(LoopCore *core) noexcept;
  */
 class FutureBase : public RefCounted
 {
+    // The one-byte fields first: they fill the tail of RefCounted (vptr + 32-bit count). A
+    // future is 56 bytes, a task's future part too (sleepers_mem counts every byte of a
+    // sleeping task): the callbacks and the cancel message live out of line, and callback
+    // ids come from one per-thread counter.
+    FutureStatus m_status = FutureStatus::Pending;
+    FutureKind m_kind;
+    bool m_exceptionNotRetrieved = false;
+
 public:
     using Callback = std::function<void(FutureBase &)>;
 
@@ -80,9 +90,11 @@ public:
     LoopCore *loopCore() const noexcept { return m_loop; }
     std::uint64_t id() const noexcept { return m_id; }
     FutureKind kind() const noexcept { return m_kind; }
-    const std::string &cancelMessage() const noexcept { return m_cancelMessage; }
+    const std::string &cancelMessage() const noexcept;
 
     virtual TaskCore *taskCore() noexcept { return nullptr; }
+    //! Tasks only: the promise of the root coroutine while its frame exists.
+    virtual CoroPromiseCommon *rootPromise() noexcept { return nullptr; }
     //! Tasks only: moves the finished coroutine's outcome into the future.
     virtual void completeTask(bool mustCancel);
     virtual std::string describe() const;
@@ -123,16 +135,24 @@ private:
     };
 
     using CallbackList = std::vector<Entry, PoolAllocator<Entry>>;
+    //! Frees an out-of-line block made with makePooled() (future.cpp).
+    struct PoolDelete
+    {
+        template <typename X>
+        void operator()(X *x) const noexcept
+        {
+            x->~X();
+            poolFree(x, sizeof(X));
+        }
+    };
+    //! The done-callbacks, made on the first addDoneCallback().
+    CallbackList &callbacks();
 
     LoopCore *m_loop; //!< a counted reference: futures keep their loop's core alive
-    CallbackList m_callbacks;
+    std::unique_ptr<CallbackList, PoolDelete> m_callbacks;
     std::exception_ptr m_exception;
-    std::string m_cancelMessage;
+    std::unique_ptr<std::string, PoolDelete> m_cancelMessage; //!< null: none given
     std::uint64_t m_id;
-    CallbackId m_nextCallbackId = 1;
-    FutureStatus m_status = FutureStatus::Pending;
-    FutureKind m_kind;
-    bool m_exceptionNotRetrieved = false;
 };
 
 template <typename T>
@@ -158,6 +178,26 @@ public:
 
 private:
     std::optional<ValueStorage<T>> m_value;
+};
+
+//! No value to store: a Future<void> (and a Task<void>) is no bigger than its FutureBase.
+template <>
+class FutureState<void> : public FutureBase
+{
+public:
+    using FutureBase::FutureBase;
+
+    void setResult(std::monostate)
+    {
+        ensurePending("setResult");
+        markFinished();
+    }
+    const std::monostate &value()
+    {
+        static constexpr std::monostate kNone;
+        throwIfNotSuccessful();
+        return kNone;
+    }
 };
 
 //! Registers the awaiting coroutine \a h with the current task (or, outside a task, with a

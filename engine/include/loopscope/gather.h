@@ -130,7 +130,7 @@ Future<R> startGather(std::vector<Ref<FutureBase>> children, bool returnExceptio
 template <typename A>
 auto toChildFuture(A &&awaitable, SourceLocation location)
 {
-    if constexpr (std::is_same_v<std::remove_cvref_t<A>, Coro<AwaitResult<A>>>)
+    if constexpr (isLazyAwaitable<std::remove_cvref_t<A>>)
         return ensureFuture(std::move(awaitable), location);
     else
         return Future<AwaitResult<A>>(awaitable);

@@ -6,21 +6,27 @@
 #include <QString>
 
 #include <coroutine>
+#include <memory>
 #include "loopscope/sourcelocation.h"
 
 namespace loopscope {
 
 namespace detail {
 
+struct TaskExtras;
+
 /*!
  * The untyped machinery of a task (Python: asyncio.Task's __step / __wakeup): it drives a
  * coroutine one step at a time, each step scheduled through the loop's ready queue.
+ *
+ * Kept small because every pending task has one (sleepers_mem): what only some tasks need
+ * (a given name, cancel messages, a delay() in progress, the ids observers see for a sleep)
+ * lives in TaskExtras, made on first use.
  */
 class TaskCore
 {
 public:
-    TaskCore(FutureBase *self, std::coroutine_handle<> root, CoroPromiseCommon &rootPromise,
-             QString name, SourceLocation location);
+    TaskCore(FutureBase *self, std::coroutine_handle<> root, QString name, SourceLocation location);
     ~TaskCore();
     TaskCore(const TaskCore &) = delete;
     TaskCore &operator=(const TaskCore &) = delete;
@@ -47,14 +53,29 @@ public:
     //! Renames the task and tells the loop's observers (TaskRenamed).
     void setName(QString name);
     const SourceLocation &location() const noexcept { return m_location; }
-    //! What the task is suspended on, or null (ready, running or done).
+    //! What the task is suspended on, or null (ready, running, sleeping or done).
     FutureBase *waitingOn() const noexcept { return m_waitingOn.get(); }
+    //! The id observers know the current sleep by (a Sleep future id, with no future
+    //! behind it), 0 when not sleeping or when no observer has asked for it.
+    std::uint64_t sleepFutureId() const noexcept;
     std::uint64_t stepCount() const noexcept { return m_steps; }
     std::string describe() const;
+    //! The root coroutine's frame (null once it is destroyed).
+    std::coroutine_handle<> root() const noexcept { return m_root; }
 
-    // Called by the awaiters (task.cpp) and the loop.
+    // Called by the awaiters (task.cpp, sleep.cpp) and the loop.
     void suspendOn(FutureBase &future, std::coroutine_handle<> h);
     void yieldStep(std::coroutine_handle<> h);
+    /*!
+     * sleep(): parks the task itself in the loop's timer heap until \a delay has passed, \a h
+     * resuming then. No future, handle or done-callback is made: observers still see a
+     * Sleep future (FutureCreated, TimerArmed, FutureDone, Wakeup) by its id.
+     */
+    void sleepFor(Duration delay, std::coroutine_handle<> h);
+    //! The timer heap found the deadline due: the handle that runs as the sleep's timer.
+    Ref<HandleBase> sleepTimerDue(TimePoint when);
+    //! Sleep::await_resume(): ends the sleep; throws CancelledError when cancel() ended it.
+    void endSleep();
     bool consumeThrowCancel() noexcept;
     std::string takeCancelMessage();
     //! close(): destroys the frame of a still-pending task without resuming it.
@@ -65,6 +86,11 @@ public:
     TaskCore *m_nextPending = nullptr;
 
 private:
+    //! Where a sleep() is: parked in the heap (Armed), its deadline popped and its timer
+    //! handle queued (Due), that handle run and the wake-up step queued (Woken), or cancel()
+    //! reached it before it was woken (Cancelled: the step throws CancelledError).
+    enum class SleepState : std::uint8_t { None, Armed, Due, Woken, Cancelled };
+
     void scheduleStep();
     void step();
     void finish();
@@ -73,27 +99,38 @@ private:
     bool delayStep();
     //! Destroys the root frame (see destroyFrame()) and forgets it.
     void destroyRoot() noexcept;
+    TaskExtras &extras();
+    //! The sleep's timer ran: the Sleep future is done (Python: the timer's
+    //! futures._set_result_unless_cancelled); the task wakes next iteration.
+    void sleepTimerFired();
+    //! cancel() reached the sleep before it was woken: unpark the task and wake it to throw.
+    void cancelSleep(std::string message);
+    //! Schedules the step that ends a sleep (Python: the sleep future's __wakeup callback).
+    void scheduleSleepWakeup();
+    //! The ids observers know the current sleep by, made on first need (observed loops).
+    TaskExtras &sleepIds();
 
     FutureBase *m_self;
     std::uint64_t m_id;
     std::coroutine_handle<> m_root;
-    CoroPromiseCommon *m_rootPromise;
     std::coroutine_handle<> m_resume; //!< innermost suspended coroutine to resume next
     Ref<FutureBase> m_waitingOn;
-    QString m_name;
-    std::string m_cancelMessage;
     SourceLocation m_location;
+    std::unique_ptr<TaskExtras> m_extras;
     std::uint64_t m_steps = 0;
     int m_cancelRequests = 0;
+    //! Position of the task's entry in its loop's timer heap (TimerHeap keeps it current).
+    std::uint32_t m_heapIndex = ~std::uint32_t(0);
     bool m_mustCancel = false;
     bool m_throwCancel = false;
     bool m_started = false;
     bool m_yielded = false; //!< the running step ended in a yield (sleep(0))
     bool m_passingCancel = false; //!< cancel() is passing itself on to m_waitingOn
-    bool m_defaultName = false; //!< named "Task-<id>": m_name is left null
-    Duration m_pendingDelay{}; //!< delay() still to be waited before the next step
+    bool m_defaultName = false; //!< named "Task-<id>": no name is stored
+    SleepState m_sleepState = SleepState::None;
 
     friend class TaskFinisher;
+    friend class TimerHeap;
 };
 
 template <typename T>
@@ -104,9 +141,7 @@ public:
 
     TaskState(LoopCore *loop, std::coroutine_handle<Promise> root, QString name,
               SourceLocation location)
-        : FutureState<T>(loop, FutureKind::Task),
-          m_root(root),
-          m_core(this, root, root.promise(), std::move(name), location)
+        : FutureState<T>(loop, FutureKind::Task), m_core(this, root, std::move(name), location)
     {
     }
 
@@ -120,11 +155,15 @@ public:
     TaskCore *taskCore() noexcept override { return &m_core; }
     TaskCore &core() noexcept { return m_core; }
     std::string describe() const override { return m_core.describe(); }
+    CoroPromiseCommon *rootPromise() noexcept override
+    {
+        return m_core.root() ? &root().promise() : nullptr;
+    }
 
     //! Moves the finished root coroutine's outcome into the future. Called by TaskCore.
     void completeTask(bool mustCancel) override
     {
-        Promise &p = m_root.promise();
+        Promise &p = root().promise();
         if (p.hasException()) {
             std::exception_ptr e = p.exception();
             if (isCancelledError(e))
@@ -142,7 +181,12 @@ public:
     }
 
 private:
-    std::coroutine_handle<Promise> m_root;
+    //! The typed root frame: the core keeps it untyped (one pointer per task, not two).
+    std::coroutine_handle<Promise> root() const noexcept
+    {
+        return std::coroutine_handle<Promise>::from_address(m_core.root().address());
+    }
+
     TaskCore m_core;
 };
 
@@ -253,11 +297,12 @@ public:
     SourceLocation location() const { return core()->location(); }
     //! Steps (resumptions) run so far.
     std::uint64_t steps() const { return core()->stepCount(); }
-    //! Id of the future the task is suspended on, 0 when it is not waiting on one.
+    //! Id of the future the task is suspended on, 0 when it is not waiting on one. A sleeping
+    //! task reports its Sleep future's id once an observer has seen it (see sleep()).
     std::uint64_t waitingOnFutureId() const
     {
         const detail::FutureBase *w = core()->waitingOn();
-        return w ? w->id() : 0;
+        return w ? w->id() : core()->sleepFutureId();
     }
     std::string describe() const { return core()->describe(); }
 

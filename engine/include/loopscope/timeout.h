@@ -124,6 +124,12 @@ Coro<T> timeoutAt(std::optional<TimePoint> when, Coro<T> body)
  * A coroutine itself, so the factory (and what it captured) and the handle live in its frame
  * for as long as the body runs.
  */
+//! timeoutAt() of a sleep() (as a coroutine of its own).
+inline Coro<void> timeoutAt(std::optional<TimePoint> when, Sleep body)
+{
+    return timeoutAt(when, Coro<void>(body));
+}
+
 template <typename F>
 requires std::is_invocable_v<F &, Timeout &>
 auto timeoutAt(std::optional<TimePoint> when, F bodyFactory) -> std::invoke_result_t<F &, Timeout &>
@@ -143,6 +149,12 @@ template <typename T>
 Coro<T> timeout(std::optional<Duration> delay, Coro<T> body)
 {
     return timeoutAt(detail::deadlineAfter(delay), std::move(body));
+}
+
+//! timeout() of a sleep() (as a coroutine of its own).
+inline Coro<void> timeout(std::optional<Duration> delay, Sleep body)
+{
+    return timeout(delay, Coro<void>(body));
 }
 
 template <typename F>
@@ -175,7 +187,7 @@ Coro<AwaitResult<A>> waitFor(A awaitable, std::optional<Duration> limit)
 {
     using T = AwaitResult<A>;
     Future<T> future = [&] {
-        if constexpr (std::is_same_v<A, Coro<T>>)
+        if constexpr (detail::isLazyAwaitable<A>)
             return ensureFuture(std::move(awaitable));
         else
             return Future<T>(awaitable);
@@ -206,7 +218,7 @@ Future<AwaitResult<A>> shield(A awaitable)
 {
     using T = AwaitResult<A>;
     Future<T> inner = [&] {
-        if constexpr (std::is_same_v<A, Coro<T>>)
+        if constexpr (detail::isLazyAwaitable<A>)
             return ensureFuture(std::move(awaitable));
         else
             return Future<T>(awaitable);
