@@ -4,6 +4,8 @@
 // table of the overhead ratios against "no observer".
 //
 //   bench_observer_overhead [--quick]     (--quick: a tenth of the work, one repetition)
+//   bench_observer_overhead --only WORKLOAD OBSERVER [REPS]
+//       runs one combination alone (e.g. `--only task_yield recorder 20` under perf record)
 
 #include <loopscope/loopscope.h>
 #include <loopscope/recorder.h>
@@ -14,6 +16,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -144,6 +147,21 @@ int main(int argc, char **argv)
 #ifndef NDEBUG
     std::fprintf(stderr, "warning: not a Release build; these figures are not representative\n");
 #endif
+    if (argc >= 4 && std::strcmp(argv[1], "--only") == 0) {
+        const bool yield = std::strcmp(argv[2], "task_yield") == 0;
+        Attached what = Attached::None;
+        for (Attached a : kAttached)
+            if (std::strcmp(argv[3], name(a)) == 0)
+                what = a;
+        const int reps = argc >= 5 ? std::atoi(argv[4]) : 10;
+        double total = 0;
+        for (int i = 0; i < reps; ++i)
+            total += yield ? taskYield(what, 10'000, 100).seconds
+                           : postBurst(what, 1'000'000).seconds;
+        std::printf("%s/%s: %.1f ns/op (mean of %d)\n", argv[2], name(what),
+                    total / reps * 1e9 / 1e6, reps);
+        return 0;
+    }
     const int repetitions = quick ? 1 : 5;
     const int burst = quick ? 100'000 : 1'000'000;
     const int tasks = quick ? 1'000 : 10'000;

@@ -312,11 +312,13 @@ bool LoopCore::runOnce()
         e.id = m_iteration;
         e.count = m_ready.size();
         e.count2 = m_timers.liveCount();
-        const auto finished = std::chrono::steady_clock::now();
+        // The last callback's end, when it was read then and nothing ran since.
+        const auto finished = m_carryRead ? m_lastRead : std::chrono::steady_clock::now();
         e.duration = finished - started;
         restamp(finished);
         emit(e);
     }
+    m_carryRead = false;
     m_stampValid = false;
     m_inIteration = false;
     if (m_stepActive && m_stepKind == StepKind::Iteration)
@@ -400,6 +402,7 @@ void LoopCore::expireTimers()
 void LoopCore::runReadySnapshot()
 {
     // Exactly the callbacks ready now: whatever they schedule runs next iteration.
+    m_carryRead = false; // read before the timers fired: too early for the first callback
     for (std::size_t n = m_ready.size(); n > 0 && !m_ready.empty(); --n) {
         Ref<HandleBase> h = m_ready.pop();
         if (!h->cancelled())
@@ -484,6 +487,7 @@ void LoopCore::step(StepKind kind, std::uint64_t taskId)
 void LoopCore::runOneStep()
 {
     m_inIteration = true;
+    m_carryRead = false;
     drainInbox();
     if (m_ready.empty())
         expireTimers(); // may jump a virtual clock to the next deadline
@@ -603,9 +607,15 @@ void LoopCore::runHandle(HandleBase &handle) noexcept
     const bool traced = m_observed && handle.kind() != HandleKind::Internal;
     // Debug mode times every callback on the real clock: a virtual clock does not move
     // while a callback blocks, but the loop is blocked all the same.
-    const auto started = (m_debug || traced) ? std::chrono::steady_clock::now()
-                                             : std::chrono::steady_clock::time_point();
+    // Traced back to back, one callback starts at the clock read that ended the previous one.
+    const auto started = traced && m_carryRead ? m_lastRead
+            : (m_debug || traced)              ? std::chrono::steady_clock::now()
+                                               : std::chrono::steady_clock::time_point();
+    m_carryRead = false;
     if (traced) [[unlikely]] {
+        m_lastRead = started;
+        m_callbackRead = true;
+        m_endRead = false;
         restamp(started);
         TraceEvent e;
         e.kind = TraceEventKind::HandleStarted;
@@ -626,9 +636,15 @@ void LoopCore::runHandle(HandleBase &handle) noexcept
         ctx.handle = QString::fromStdString(handle.describe());
         callExceptionHandler(ctx);
     }
-    const auto finished = (m_debug || traced) ? std::chrono::steady_clock::now()
+    // A task step read the clock as it ended (stepEnded()): that read ends the callback too.
+    const auto finished = traced && m_endRead ? m_lastRead
+            : (m_debug || traced)             ? std::chrono::steady_clock::now()
                                               : std::chrono::steady_clock::time_point();
     if (traced) [[unlikely]] {
+        m_callbackRead = false;
+        m_endRead = false;
+        m_lastRead = finished;
+        m_carryRead = true;
         restamp(finished);
         TraceEvent e;
         e.kind = TraceEventKind::HandleFinished;

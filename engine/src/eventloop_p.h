@@ -81,6 +81,31 @@ public:
         m_stamp = m_clock->at(real);
         m_stampValid = true;
     }
+    /*!
+     * A task step's start: the real time its traced callback started (runHandle() read it
+     * for HandleStarted), so TaskStepBegin costs no clock read of its own. Reads the clock
+     * when no traced callback runs (an internal handle).
+     */
+    std::chrono::steady_clock::time_point callbackStarted() const noexcept
+    {
+        return m_callbackRead ? m_lastRead : std::chrono::steady_clock::now();
+    }
+    /*!
+     * A task step's end: one clock read that stamps TaskStepEnd and what follows, and that
+     * runHandle() reuses as its callback's end (HandleFinished) and the next callback's start
+     * (HandleStarted): one read per task switch instead of four (task_yield profile: the
+     * four reads were a fifth of the traced switch).
+     */
+    std::chrono::steady_clock::time_point stepEnded() noexcept
+    {
+        const auto real = std::chrono::steady_clock::now();
+        restamp(real);
+        if (m_callbackRead) {
+            m_lastRead = real;
+            m_endRead = true;
+        }
+        return real;
+    }
     void addObserver(LoopObserver *observer);
     void removeObserver(LoopObserver *observer);
     //! The handle whose callback is running (0 between callbacks).
@@ -236,6 +261,14 @@ private:
     bool m_controlWatching = false;
     bool m_stampValid = false;
     TimePoint m_stamp{};
+    // Shared clock reads (callbackStarted(), stepEnded()). m_lastRead is the running traced
+    // callback's start (m_callbackRead), then its end once read (m_endRead); between two
+    // callbacks of one ready snapshot it is the previous one's end (m_carryRead), which the
+    // next one starts at.
+    std::chrono::steady_clock::time_point m_lastRead{};
+    bool m_callbackRead = false;
+    bool m_endRead = false;
+    bool m_carryRead = false;
 
     // Pause/step/breakpoint state.
     std::vector<std::uint64_t> m_breakTasks;

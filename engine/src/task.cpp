@@ -297,8 +297,7 @@ void TaskCore::step()
     ++m_steps;
     LoopCore *loop = m_self->loopCore();
     const bool traced = loop->observed();
-    const auto started =
-            traced ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+    const auto started = traced ? loop->callbackStarted() : std::chrono::steady_clock::time_point();
     if (traced) [[unlikely]] {
         TraceEvent e;
         e.kind = TraceEventKind::TaskStepBegin;
@@ -324,9 +323,8 @@ void TaskCore::step()
             e.futureKind = m_waitingOn->kind();
         }
         e.yielded = yielded; // its next step is already scheduled
-        const auto finished = std::chrono::steady_clock::now();
+        const auto finished = loop->stepEnded();
         e.duration = finished - started;
-        loop->restamp(finished);
         loop->emit(e);
     }
     if (m_root.done()) {
