@@ -299,11 +299,10 @@ void TaskCore::step()
     const bool traced = loop->observed();
     const auto started = traced ? loop->callbackStarted() : std::chrono::steady_clock::time_point();
     if (traced) [[unlikely]] {
-        TraceEvent e;
-        e.kind = TraceEventKind::TaskStepBegin;
+        TraceEvent &e = loop->beginEvent(TraceEventKind::TaskStepBegin);
         e.id = m_id;
         e.count = m_steps;
-        loop->emit(e);
+        loop->endEvent(e);
     }
     std::coroutine_handle<> h = std::exchange(m_resume, {});
     {
@@ -314,8 +313,8 @@ void TaskCore::step()
     m_throwCancel = false;
     const bool yielded = std::exchange(m_yielded, false);
     if (traced) [[unlikely]] {
-        TraceEvent e;
-        e.kind = TraceEventKind::TaskStepEnd;
+        const auto finished = loop->stepEnded();
+        TraceEvent &e = loop->beginEvent(TraceEventKind::TaskStepEnd);
         e.id = m_id;
         e.count = m_steps;
         if (m_waitingOn && !m_root.done()) {
@@ -323,9 +322,8 @@ void TaskCore::step()
             e.futureKind = m_waitingOn->kind();
         }
         e.yielded = yielded; // its next step is already scheduled
-        const auto finished = loop->stepEnded();
         e.duration = finished - started;
-        loop->emit(e);
+        loop->endEvent(e);
     }
     if (m_root.done()) {
         finish();
