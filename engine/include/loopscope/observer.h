@@ -141,9 +141,10 @@ struct TraceEvent
  * An observer built with Delivery::PerEvent (the default) gets onEvent() once per event;
  * one with Delivery::Batched gets the whole run in one onEvents() call, which saves a
  * virtual call per event (TraceRecorder is one). Observers see a run one after the other,
- * in the order they were added. One that removes itself (or is removed) while it is called
- * gets nothing more, the rest of the run included; an exception from onEvent() is reported
- * per event, one from onEvents() once per run, and the loop goes on either way.
+ * in the order they were added. One that removes itself while onEvent() runs gets nothing
+ * more, the rest of the run included; one that another observer removes while a run is
+ * handed over misses that run. An exception from onEvent() is reported per event, one from
+ * onEvents() once per run, and the loop goes on either way.
  */
 class LoopObserver
 {
@@ -158,6 +159,13 @@ public:
 
     LoopObserver() noexcept = default;
     explicit LoopObserver(Delivery delivery) noexcept : m_delivery(delivery) { }
+    //! A copy is not attached to any loop.
+    LoopObserver(const LoopObserver &other) noexcept : m_delivery(other.m_delivery) { }
+    LoopObserver &operator=(const LoopObserver &other) noexcept
+    {
+        m_delivery = other.m_delivery;
+        return *this;
+    }
     virtual ~LoopObserver();
 
     virtual void onEvent(const TraceEvent &event) = 0;
