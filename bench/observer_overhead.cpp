@@ -1,21 +1,42 @@
 // What watching the loop costs: the post_burst and task_yield workloads (DESIGN.md,
 // "Performance workloads") with no observer, with an observer that does nothing, and with
-// the TraceRecorder, interleaved in one process. Prints one JSON line per combination, then a
-// table of the overhead ratios against "no observer".
+// the TraceRecorder, interleaved in one process. Prints one JSON line per combination, a
+// table of the overhead ratios against "no observer", and the issue's targets, met or not.
 //
-//   bench_observer_overhead [--quick]     (--quick: a tenth of the work, one repetition)
+//   bench_observer_overhead [--quick] [--nohooks PATH]
+//       --quick: a tenth of the work, one repetition (a smoke run; nothing is judged)
+//       --nohooks PATH: also run PATH, this program built with -DLOOPSCOPE_OBSERVER_HOOKS=OFF,
+//       and this program itself, as child processes with no observer (`--only W none 1`),
+//       alternately once per repetition, for "no observer: within noise of a build without
+//       hooks". Both builds Release, e.g.:
+//         cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release
+//         cmake -S . -B build-nohooks -DCMAKE_BUILD_TYPE=Release -DLOOPSCOPE_OBSERVER_HOOKS=OFF
+//               -DLOOPSCOPE_BUILD_TESTS=OFF -DLOOPSCOPE_BUILD_APP=OFF
+//         cmake --build build-bench --target bench_observer_overhead
+//         cmake --build build-nohooks --target bench_observer_overhead
+//         build-bench/bench/bench_observer_overhead
+//               --nohooks build-nohooks/bench/bench_observer_overhead
+//   bench_observer_overhead --only WORKLOAD OBSERVER [REPS]
+//       one combination alone, its mean as one JSON line (e.g. `--only task_yield recorder 20`
+//       under perf record; --nohooks runs the other build this way)
 
 #include <loopscope/loopscope.h>
 #include <loopscope/recorder.h>
 
 #include <QCoreApplication>
+#include <QProcess>
+#include <QStringList>
 
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -135,19 +156,74 @@ double median(std::vector<double> v)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+//! The per-op figure a `--only W none 1` run of \a program printed; negative on failure.
+double runChild(const QString &program, const char *workload)
+{
+    QProcess child;
+    child.start(program,
+                { QStringLiteral("--only"), QLatin1String(workload), QStringLiteral("none"),
+                  QStringLiteral("1") });
+    if (!child.waitForFinished(120'000) || child.exitCode() != 0)
+        return -1;
+    const QByteArray out = child.readAllStandardOutput();
+    const QByteArray key = "\"per_op_ns\":";
+    const qsizetype at = out.indexOf(key);
+    if (at < 0)
+        return -1;
+    bool ok = false;
+    const double v = out.mid(at + key.size()).split('}').front().toDouble(&ok);
+    return ok ? v : -1;
+}
+
 } // namespace
 
 int main(int argc, char **argv)
 {
     QCoreApplication app(argc, argv);
-    const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+    const QStringList args = app.arguments();
+    const bool quick = args.contains(QStringLiteral("--quick"));
 #ifndef NDEBUG
     std::fprintf(stderr, "warning: not a Release build; these figures are not representative\n");
 #endif
+    const bool hooks = loopscope::observerHooksCompiled();
+    if (argc >= 4 && std::strcmp(argv[1], "--only") == 0) {
+        const bool yield = std::strcmp(argv[2], "task_yield") == 0;
+        Attached what = Attached::None;
+        for (Attached a : kAttached)
+            if (std::strcmp(argv[3], name(a)) == 0)
+                what = a;
+        const int reps = argc >= 5 ? std::max(std::atoi(argv[4]), 1) : 10;
+        // One untimed run first: the engine's pools and the heap start cold in a fresh
+        // process, which made --nohooks's children (one run each) look slower.
+        (void)(yield ? taskYield(what, 10'000, 100) : postBurst(what, 1'000'000));
+        double total = 0;
+        for (int i = 0; i < reps; ++i)
+            total += yield ? taskYield(what, 10'000, 100).seconds
+                           : postBurst(what, 1'000'000).seconds;
+        std::printf("{\"workload\":\"%s\",\"impl\":\"loopscope\",\"observer\":\"%s\","
+                    "\"hooks\":%s,\"n\":1000000,\"mean_s\":%.6f,\"per_op_ns\":%.1f}\n",
+                    argv[2], name(what), hooks ? "true" : "false", total / reps,
+                    total / reps * 1e9 / 1e6);
+        return 0;
+    }
+    // --nohooks PATH: the same program built with LOOPSCOPE_OBSERVER_HOOKS=OFF, run as a child
+    // for each repetition, interleaved with the runs here.
+    QString noHooks;
+    if (const qsizetype at = args.indexOf(QStringLiteral("--nohooks")); at >= 0) {
+        if (at + 1 >= args.size()) {
+            std::fprintf(stderr,
+                         "--nohooks needs the path of a bench_observer_overhead built "
+                         "with -DLOOPSCOPE_OBSERVER_HOOKS=OFF\n");
+            return 2;
+        }
+        noHooks = args.at(at + 1);
+    }
     const int repetitions = quick ? 1 : 5;
     const int burst = quick ? 100'000 : 1'000'000;
     const int tasks = quick ? 1'000 : 10'000;
     const int switches = 100;
+    // A build without hooks cannot attach observers: it measures "none" only.
+    const std::size_t attachedCount = hooks ? kAttached.size() : 1;
 
     struct Workload
     {
@@ -155,14 +231,16 @@ int main(int argc, char **argv)
         long long n;
         std::array<std::vector<double>, 3> seconds;
         std::array<RunResult, 3> last;
+        std::vector<double> hookedNs; // per op, "none" in a child of this build
+        std::vector<double> noHooksNs; // per op, "none" in a child of the build without hooks
     };
     std::array<Workload, 2> workloads{
-        Workload{ "post_burst", burst, {}, {} },
-        Workload{ "task_yield", static_cast<long long>(tasks) * switches, {}, {} }
+        Workload{ "post_burst", burst, {}, {}, {}, {} },
+        Workload{ "task_yield", static_cast<long long>(tasks) * switches, {}, {}, {}, {} }
     };
-    // Interleaved, so that drift of the machine (frequency, other load) hits all three alike.
+    // Interleaved, so that drift of the machine (frequency, other load) hits all alike.
     for (int rep = 0; rep < repetitions; ++rep) {
-        for (std::size_t a = 0; a < kAttached.size(); ++a) {
+        for (std::size_t a = 0; a < attachedCount; ++a) {
             const RunResult p = postBurst(kAttached[a], burst);
             workloads[0].seconds[a].push_back(p.seconds);
             workloads[0].last[a] = p;
@@ -170,25 +248,82 @@ int main(int argc, char **argv)
             workloads[1].seconds[a].push_back(t.seconds);
             workloads[1].last[a] = t;
         }
-    }
-
-    for (const Workload &w : workloads) {
-        for (std::size_t a = 0; a < kAttached.size(); ++a) {
-            const double m = median(w.seconds[a]);
-            std::printf("{\"workload\":\"%s\",\"impl\":\"loopscope\",\"observer\":\"%s\","
-                        "\"n\":%lld,\"median_s\":%.6f,\"per_op_ns\":%.1f}\n",
-                        w.name, name(kAttached[a]), w.n, m, m * 1e9 / double(w.n));
+        if (!noHooks.isEmpty()) {
+            // Both builds alike, each a fresh child running the same sequence: the engine's
+            // pools make a run's speed depend on what ran before it in the process (a
+            // post_burst after other post_bursts ran nearly twice as slow as one after a
+            // task_yield), so the in-process figures above are no fair match for a child's.
+            for (Workload &w : workloads) {
+                const double hooked = runChild(QCoreApplication::applicationFilePath(), w.name);
+                const double bare = runChild(noHooks, w.name);
+                if (hooked < 0 || bare < 0) {
+                    std::fprintf(stderr, "could not run %s\n", qPrintable(noHooks));
+                    return 2;
+                }
+                w.hookedNs.push_back(hooked);
+                w.noHooksNs.push_back(bare);
+            }
         }
     }
 
-    std::printf("\n%-11s %14s %22s %22s %14s\n", "workload", "none ns/op", "null ns/op (ratio)",
+    for (const Workload &w : workloads) {
+        for (std::size_t a = 0; a < attachedCount; ++a) {
+            const double m = median(w.seconds[a]);
+            std::printf("{\"workload\":\"%s\",\"impl\":\"loopscope\",\"observer\":\"%s\","
+                        "\"hooks\":%s,\"n\":%lld,\"median_s\":%.6f,\"per_op_ns\":%.1f}\n",
+                        w.name, name(kAttached[a]), hooks ? "true" : "false", w.n, m,
+                        m * 1e9 / double(w.n));
+        }
+        if (!w.noHooksNs.empty()) {
+            for (const auto &[ns, withHooks] :
+                 { std::pair(median(w.hookedNs), true), std::pair(median(w.noHooksNs), false) })
+                std::printf("{\"workload\":\"%s\",\"impl\":\"loopscope\",\"observer\":\"none\","
+                            "\"hooks\":%s,\"child\":true,\"n\":1000000,\"per_op_ns\":%.1f}\n",
+                            w.name, withHooks ? "true" : "false", ns);
+        }
+    }
+    if (!hooks) {
+        std::printf("\n(built with LOOPSCOPE_OBSERVER_HOOKS=OFF: no observer can be attached)\n");
+        return 0;
+    }
+
+    std::printf("\n%-11s %11s %20s %22s %10s\n", "workload", "none ns/op", "null ns/op (ratio)",
                 "recorder ns/op (ratio)", "events/op");
     for (const Workload &w : workloads) {
         const double none = median(w.seconds[0]) * 1e9 / double(w.n);
         const double null = median(w.seconds[1]) * 1e9 / double(w.n);
         const double rec = median(w.seconds[2]) * 1e9 / double(w.n);
-        std::printf("%-11s %14.1f %14.1f (%5.2fx) %14.1f (%5.2fx) %14.2f\n", w.name, none, null,
+        std::printf("%-11s %11.1f %12.1f (%5.2fx) %14.1f (%5.2fx) %10.2f\n", w.name, none, null,
                     null / none, rec, rec / none, double(w.last[2].events) / double(w.n));
+    }
+
+    // The issue's targets (issue 6, "observer overhead").
+    const Workload &yield = workloads[1];
+    const double yieldNone = median(yield.seconds[0]);
+    const double yieldRatio = median(yield.seconds[2]) / yieldNone;
+    std::printf("\n%-52s %-26s %s\n", "target", "measured", "met");
+    char measured[64];
+    std::snprintf(measured, sizeof measured, "%.2fx", yieldRatio);
+    std::printf("%-52s %-26s %s\n", "task_yield, recorder attached <= 1.5x no observer", measured,
+                quick                       ? "(--quick: not judged)"
+                        : yieldRatio <= 1.5 ? "yes"
+                                            : "no");
+    for (const Workload &w : workloads) {
+        const std::string what = std::string(w.name) + ", no observer within noise of no hooks";
+        if (w.noHooksNs.empty()) {
+            std::printf("%-52s %-26s %s\n", what.c_str(), "-", "(not measured: --nohooks PATH)");
+            continue;
+        }
+        // Noise: half the spread of the hooked build's own child runs around their median.
+        const double none = median(w.hookedNs);
+        const auto [lo, hi] = std::minmax_element(w.hookedNs.begin(), w.hookedNs.end());
+        const double noise = (*hi - *lo) / 2;
+        const double bare = median(w.noHooksNs);
+        std::snprintf(measured, sizeof measured, "%.1f vs %.1f ns (+-%.1f)", none, bare, noise);
+        std::printf("%-52s %-26s %s\n", what.c_str(), measured,
+                    quick                                    ? "(--quick: not judged)"
+                            : std::abs(none - bare) <= noise ? "yes"
+                                                             : "no");
     }
     std::printf("\n(%d repetitions, median; the recorder keeps its default %zu-event ring, the "
                 "rest is dropped as nobody drains it)\n",

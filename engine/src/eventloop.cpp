@@ -143,14 +143,13 @@ void LoopCore::scheduleSoon(Ref<HandleBase> handle)
     checkClosed("callSoon");
     checkThread("callSoon");
     handle->m_id = ++m_lastHandleId;
-    if (m_observed && handle->kind() != HandleKind::Internal) [[unlikely]] {
-        TraceEvent e;
-        e.kind = TraceEventKind::HandleScheduled;
+    if (observed() && handle->kind() != HandleKind::Internal) [[unlikely]] {
+        TraceEvent &e = beginEvent(TraceEventKind::HandleScheduled);
         e.handleKind = handle->kind();
         e.id = handle->m_id;
         e.task = handle->m_task;
         e.location = handle->location();
-        emit(e);
+        endEvent(e);
     }
     m_ready.push(std::move(handle));
     // Inside an iteration the end-of-iteration rearm() posts the wake-up; this keeps it to
@@ -167,7 +166,7 @@ void LoopCore::scheduleAt(TimePoint when, Ref<HandleBase> handle)
     checkThread("callAt");
     handle->m_when = when;
     handle->m_id = ++m_lastHandleId;
-    if (m_observed) [[unlikely]] {
+    if (observed()) [[unlikely]] {
         TraceEvent e;
         e.kind = TraceEventKind::TimerArmed;
         e.handleKind = handle->kind();
@@ -356,12 +355,12 @@ bool LoopCore::runOnce()
     m_inIteration = true;
     ++m_iteration;
     const auto started =
-            m_observed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
-    if (m_observed) [[unlikely]]
+            observed() ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+    if (observed()) [[unlikely]]
         restamp(started);
     drainInbox();
     expireTimers();
-    if (m_observed) [[unlikely]] {
+    if (observed()) [[unlikely]] {
         TraceEvent e;
         e.kind = TraceEventKind::IterationBegin;
         e.id = m_iteration;
@@ -370,19 +369,22 @@ bool LoopCore::runOnce()
         emit(e);
     }
     runReadySnapshot();
-    if (m_observed) [[unlikely]] {
+    if (observed()) [[unlikely]] {
         TraceEvent e;
         e.kind = TraceEventKind::IterationEnd;
         e.id = m_iteration;
         e.count = m_ready.size();
         e.count2 = m_timers.liveCount();
-        const auto finished = std::chrono::steady_clock::now();
+        // The last callback's end, when it was read then and nothing ran since.
+        const auto finished = m_carryRead ? m_lastRead : std::chrono::steady_clock::now();
         e.duration = finished - started;
         restamp(finished);
         emit(e);
     }
+    m_carryRead = false;
     m_stampValid = false;
     m_inIteration = false;
+    flushEvents();
     if (m_stepActive && m_stepKind == StepKind::Iteration)
         finishStep(PauseReason::StepDone, 0);
     if (m_pauseRequested)
@@ -415,7 +417,7 @@ void LoopCore::drainInbox()
     }
     for (auto &h : incoming) {
         h->m_id = ++m_lastHandleId;
-        if (m_observed && h->kind() != HandleKind::Internal) [[unlikely]] {
+        if (observed() && h->kind() != HandleKind::Internal) [[unlikely]] {
             TraceEvent e;
             e.kind = TraceEventKind::HandleScheduled;
             e.handleKind = h->kind();
@@ -441,20 +443,19 @@ void LoopCore::expireTimers()
         m_holdExpired = false;
 
     const TimePoint now = m_clock->now();
-    if (m_observed) [[unlikely]] {
+    if (observed()) [[unlikely]] {
         m_stamp = now; // the time these timers fire at (after a virtual jump, too)
         m_stampValid = true;
     }
     while (!m_timers.empty() && m_timers.earliestDeadline() <= now) {
         Ref<HandleBase> due = m_timers.pop();
-        if (m_observed) [[unlikely]] {
-            TraceEvent e;
-            e.kind = TraceEventKind::TimerFired;
+        if (observed()) [[unlikely]] {
+            TraceEvent &e = beginEvent(TraceEventKind::TimerFired);
             e.handleKind = due->kind();
             e.id = due->m_id;
             e.when = due->m_when;
             e.duration = now - due->m_when;
-            emit(e);
+            endEvent(e);
         }
         m_ready.push(std::move(due));
         m_timers.discardCancelledTop();
@@ -464,6 +465,7 @@ void LoopCore::expireTimers()
 void LoopCore::runReadySnapshot()
 {
     // Exactly the callbacks ready now: whatever they schedule runs next iteration.
+    m_carryRead = false; // read before the timers fired: too early for the first callback
     for (std::size_t n = m_ready.size(); n > 0 && !m_ready.empty(); --n) {
         Ref<HandleBase> h = m_ready.pop();
         if (!h->cancelled())
@@ -510,7 +512,7 @@ void LoopCore::resume()
     updateObserved();
     if (auto *scaled = dynamic_cast<ScaledClock *>(m_clock.get()))
         scaled->resume();
-    if (m_observed) {
+    if (observed()) {
         TraceEvent e;
         e.kind = TraceEventKind::LoopResumed;
         emit(e);
@@ -548,6 +550,7 @@ void LoopCore::step(StepKind kind, std::uint64_t taskId)
 void LoopCore::runOneStep()
 {
     m_inIteration = true;
+    m_carryRead = false;
     drainInbox();
     if (m_ready.empty())
         expireTimers(); // may jump a virtual clock to the next deadline
@@ -562,6 +565,7 @@ void LoopCore::runOneStep()
         }
     }
     m_inIteration = false;
+    flushEvents();
 
     if (m_pauseRequested) {
         // A breakpoint hit during the step wins: report it, not a plain step end.
@@ -604,7 +608,7 @@ void LoopCore::enterPause(PauseReason reason, std::uint64_t id) noexcept
     m_pauseReason = reason;
     if (auto *scaled = dynamic_cast<ScaledClock *>(m_clock.get()))
         scaled->pause();
-    if (m_observed) {
+    if (observed()) {
         TraceEvent e;
         e.kind = TraceEventKind::LoopPaused;
         e.count = static_cast<std::uint64_t>(reason);
@@ -664,20 +668,27 @@ void LoopCore::runHandle(HandleBase &handle) noexcept
 {
     handle.m_running = true;
     m_runningHandle = handle.m_id;
-    const bool traced = m_observed && handle.kind() != HandleKind::Internal;
+    const bool traced = observed() && handle.kind() != HandleKind::Internal;
     // Debug mode times every callback on the real clock: a virtual clock does not move
     // while a callback blocks, but the loop is blocked all the same.
-    const auto started = (m_debug || traced) ? std::chrono::steady_clock::now()
-                                             : std::chrono::steady_clock::time_point();
+    // Traced back to back, one callback starts at the clock read that ended the previous one.
+    const auto started = traced && m_carryRead ? m_lastRead
+            : (m_debug || traced)              ? std::chrono::steady_clock::now()
+                                               : std::chrono::steady_clock::time_point();
+    m_carryRead = false;
     if (traced) [[unlikely]] {
+        m_lastRead = started;
+        m_callbackRead = true;
+        m_endRead = false;
         restamp(started);
-        TraceEvent e;
-        e.kind = TraceEventKind::HandleStarted;
+        TraceEvent &e = beginEvent(TraceEventKind::HandleStarted);
         e.handleKind = handle.kind();
         e.id = handle.m_id;
         e.task = handle.m_task;
         e.location = handle.location();
-        emit(e);
+        endEvent(e);
+        // Observers learn of the callback before it runs: one that blocks shows as running.
+        flushEvents();
     }
     bool failed = false;
     try {
@@ -690,19 +701,24 @@ void LoopCore::runHandle(HandleBase &handle) noexcept
         ctx.handle = QString::fromStdString(handle.describe());
         callExceptionHandler(ctx);
     }
-    const auto finished = (m_debug || traced) ? std::chrono::steady_clock::now()
+    // A task step read the clock as it ended (stepEnded()): that read ends the callback too.
+    const auto finished = traced && m_endRead ? m_lastRead
+            : (m_debug || traced)             ? std::chrono::steady_clock::now()
                                               : std::chrono::steady_clock::time_point();
     if (traced) [[unlikely]] {
+        m_callbackRead = false;
+        m_endRead = false;
+        m_lastRead = finished;
+        m_carryRead = true;
         restamp(finished);
-        TraceEvent e;
-        e.kind = TraceEventKind::HandleFinished;
+        TraceEvent &e = beginEvent(TraceEventKind::HandleFinished);
         e.handleKind = handle.kind();
         e.id = handle.m_id;
         e.task = handle.m_task;
         e.location = handle.location();
         e.failed = failed;
         e.duration = finished - started;
-        emit(e);
+        endEvent(e);
     }
     m_runningHandle = 0;
     if (m_debug)
@@ -882,7 +898,7 @@ void LoopCore::close()
         ++abandoned;
     }
     reportDroppedCallbacks();
-    if (m_observed) {
+    if (observed()) {
         TraceEvent e;
         e.kind = TraceEventKind::LoopClosed;
         e.count = abandoned;
@@ -996,7 +1012,7 @@ std::vector<TaskRef> LoopCore::allTasks() const
 
 void LoopCore::timerCancelled(const HandleBase &handle) noexcept
 {
-    if (m_observed) [[unlikely]] {
+    if (observed()) [[unlikely]] {
         TraceEvent e;
         e.kind = TraceEventKind::TimerCancelled;
         e.handleKind = handle.kind();
@@ -1009,22 +1025,90 @@ void LoopCore::timerCancelled(const HandleBase &handle) noexcept
 
 void LoopCore::emit(TraceEvent &event) noexcept
 {
+    TraceEvent &queued = beginEvent(event.kind);
+    queued = std::move(event);
+    endEvent(queued);
+}
+
+void LoopCore::endEvent(TraceEvent &event) noexcept
+{
     event.time = m_stampValid ? m_stamp : m_clock->now();
     if (m_controlWatching)
         watchControl(event);
+    if (&event == &m_scratch) {
+        // Only breakpoints or a step watch: nothing is queued.
+        if (!m_scratch.text.isNull())
+            m_scratch.text = QString();
+        return;
+    }
+    // Handed over at once outside an iteration; inside one, at the next callback's start or
+    // the iteration's end (one virtual call per run and observer instead of per event), or
+    // here when a callback emits a long run.
+    if (!m_inIteration || m_pendingCount >= LoopObserver::kMaxRun)
+        dispatchPending();
+}
+
+void LoopCore::growPending() noexcept
+{
+    // Only while a run is handed over and observers keep emitting; a bad_alloc here ends
+    // the program, as any in a noexcept emission path would.
+    m_pending.resize(std::max<std::size_t>(2 * m_pending.size(), 2 * LoopObserver::kMaxRun));
+}
+
+void LoopCore::dispatchPending() noexcept
+{
+    // An observer that makes the loop emit (pause() from onEvent) queues behind the run
+    // being handed over; this loop hands that over next, so every observer sees one order.
+    if (m_dispatchActive)
+        return;
+    m_dispatchActive = true;
+    while (m_pendingCount != 0) {
+        const std::size_t count = std::exchange(m_pendingCount, 0);
+        m_dispatching.swap(m_pending);
+        if (m_pending.size() < m_dispatching.size())
+            m_pending.resize(m_dispatching.size());
+        dispatch(std::span<const TraceEvent>(m_dispatching.data(), count));
+        for (std::size_t i = 0; i < count; ++i) {
+            if (!m_dispatching[i].text.isNull())
+                m_dispatching[i].text = QString();
+        }
+    }
+    m_dispatchActive = false;
+}
+
+void LoopCore::dispatch(std::span<const TraceEvent> events) noexcept
+{
+    auto report = [this](TraceEventKind kind) {
+        ExceptionContext ctx;
+        ctx.message = QStringLiteral("Exception in a loop observer (event %1)")
+                              .arg(QLatin1String(traceEventKindName(kind)));
+        ctx.exception = std::current_exception();
+        callExceptionHandler(ctx);
+    };
+    auto attached = [this](const LoopObserver *observer) {
+        return std::find(m_observers.begin(), m_observers.end(), observer) != m_observers.end();
+    };
     // Index loop: an observer may remove itself or another one, or add one, while being
     // called. The walk goes on after wherever the called one is now (earlier removals shift
     // it down), or at the same index when it removed itself, so none is skipped.
     for (std::size_t i = 0; i < m_observers.size();) {
         LoopObserver *observer = m_observers[i];
-        try {
-            observer->onEvent(event);
-        } catch (...) {
-            ExceptionContext ctx;
-            ctx.message = QStringLiteral("Exception in a loop observer (event %1)")
-                                  .arg(QLatin1String(traceEventKindName(event.kind)));
-            ctx.exception = std::current_exception();
-            callExceptionHandler(ctx);
+        if (observer->delivery() == LoopObserver::Delivery::Batched) {
+            try {
+                observer->onEvents(events);
+            } catch (...) {
+                report(events.front().kind);
+            }
+        } else {
+            for (const TraceEvent &event : events) {
+                try {
+                    observer->onEvent(event);
+                } catch (...) {
+                    report(event.kind);
+                }
+                if (!attached(observer))
+                    break; // removed while called: nothing more for it
+            }
         }
         const auto at = std::find(m_observers.begin(), m_observers.end(), observer);
         if (at != m_observers.end())
@@ -1037,15 +1121,30 @@ void LoopCore::addObserver(LoopObserver *observer)
     checkThread("addObserver");
     if (!observer)
         throw ValueError("addObserver: the observer is null");
-    if (std::find(m_observers.begin(), m_observers.end(), observer) == m_observers.end())
+    if constexpr (!kObserverHooks)
+        throw RuntimeError("addObserver: Loopscope was built without observer hooks "
+                           "(LOOPSCOPE_OBSERVER_HOOKS=OFF)");
+    flushEvents(); // a new observer sees nothing from before it was added
+    // Runs are handed over at kMaxRun events: the queues never grow past it but for what
+    // observers emit while they are called.
+    if (m_pending.empty())
+        m_pending.resize(2 * LoopObserver::kMaxRun);
+    if (std::find(m_observers.begin(), m_observers.end(), observer) == m_observers.end()) {
         m_observers.push_back(observer);
+        observer->m_loop.store(this, std::memory_order_relaxed);
+        observer->m_loopThread.store(QThread::currentThreadId(), std::memory_order_release);
+    }
     updateObserved();
 }
 
 void LoopCore::removeObserver(LoopObserver *observer)
 {
     checkThread("removeObserver");
-    std::erase(m_observers, observer);
+    flushEvents(); // the leaving observer still sees everything up to now
+    if (std::erase(m_observers, observer) != 0 && observer->m_loop.load() == this) {
+        observer->m_loopThread.store(nullptr, std::memory_order_release);
+        observer->m_loop.store(nullptr, std::memory_order_relaxed);
+    }
     updateObserved();
 }
 

@@ -69,7 +69,7 @@ void LoopCore::submitToExecutor(Ref<ExecutorJob> job)
         m_executor->setObjectName(QStringLiteral("loopscope-executor"));
     }
     job->m_id = nextExecutorJobId();
-    job->m_traceStart = m_observed;
+    job->m_traceStart = observed();
     ExecutorJob *const submitted = job.get();
     Ref<LoopCore> self(this);
     if (g_executorSubmitFault) [[unlikely]]
@@ -114,7 +114,7 @@ void LoopCore::submitToExecutor(Ref<ExecutorJob> job)
     else
         m_firstJob = submitted;
     m_lastJob = submitted;
-    if (m_observed) [[unlikely]] {
+    if (observed()) [[unlikely]] {
         // After start(): the worker's ExecutorJobStarted comes through the inbox, so it still
         // follows this event.
         TraceEvent e;

@@ -1,8 +1,36 @@
 #include "loopscope/observer.h"
 
+#include "eventloop_p.h"
+
+#include <QThread>
+
 namespace loopscope {
 
 LoopObserver::~LoopObserver() = default;
+
+void LoopObserver::onEvents(std::span<const TraceEvent> events)
+{
+    for (const TraceEvent &event : events)
+        onEvent(event);
+}
+
+void LoopObserver::catchUp() const noexcept
+{
+    const Qt::HANDLE thread = m_loopThread.load(std::memory_order_acquire);
+    if (thread && thread == QThread::currentThreadId()) {
+        if (detail::LoopCore *loop = m_loop.load(std::memory_order_relaxed))
+            loop->flushEvents();
+    }
+}
+
+bool observerHooksCompiled() noexcept
+{
+#ifdef LOOPSCOPE_NO_OBSERVER_HOOKS
+    return false;
+#else
+    return true;
+#endif
+}
 
 const char *futureKindName(FutureKind kind)
 {

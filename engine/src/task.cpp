@@ -330,14 +330,12 @@ void TaskCore::step()
     ++m_steps;
     LoopCore *loop = m_self->loopCore();
     const bool traced = loop->observed();
-    const auto started =
-            traced ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+    const auto started = traced ? loop->callbackStarted() : std::chrono::steady_clock::time_point();
     if (traced) [[unlikely]] {
-        TraceEvent e;
-        e.kind = TraceEventKind::TaskStepBegin;
+        TraceEvent &e = loop->beginEvent(TraceEventKind::TaskStepBegin);
         e.id = m_id;
         e.count = m_steps;
-        loop->emit(e);
+        loop->endEvent(e);
     }
     std::coroutine_handle<> h = std::exchange(m_resume, {});
     {
@@ -348,8 +346,8 @@ void TaskCore::step()
     m_throwCancel = false;
     const bool yielded = std::exchange(m_yielded, false);
     if (traced) [[unlikely]] {
-        TraceEvent e;
-        e.kind = TraceEventKind::TaskStepEnd;
+        const auto finished = loop->stepEnded();
+        TraceEvent &e = loop->beginEvent(TraceEventKind::TaskStepEnd);
         e.id = m_id;
         e.count = m_steps;
         if (m_waitingOn && !m_root.done()) {
@@ -360,10 +358,8 @@ void TaskCore::step()
             e.futureKind = FutureKind::Sleep;
         }
         e.yielded = yielded; // its next step is already scheduled
-        const auto finished = std::chrono::steady_clock::now();
         e.duration = finished - started;
-        loop->restamp(finished);
-        loop->emit(e);
+        loop->endEvent(e);
     }
     if (m_root.done()) {
         finish();

@@ -80,14 +80,21 @@ class LoopAgent final : public QObject, public LoopObserver
 public:
     LoopAgent(EventLoop &loop, std::shared_ptr<TraceRecorder> recorder,
               std::shared_ptr<InspectorLink> link, bool local)
-        : m_loop(&loop), m_recorder(std::move(recorder)), m_link(std::move(link)), m_local(local)
+        : LoopObserver(Delivery::Batched),
+          m_loop(&loop),
+          m_recorder(std::move(recorder)),
+          m_link(std::move(link)),
+          m_local(local)
     {
     }
 
-    void onEvent(const TraceEvent &event) override
+    void onEvent(const TraceEvent &event) override { onEvents({ &event, 1 }); }
+    //! Runs of events, as the recorder takes them (one virtual call per run, not per event).
+    void onEvents(std::span<const TraceEvent> events) override
     {
-        m_recorder->onEvent(event);
-        if (event.kind == TraceEventKind::LoopClosed)
+        m_recorder->onEvents(events);
+        if (std::any_of(events.begin(), events.end(),
+                        [](const TraceEvent &e) { return e.kind == TraceEventKind::LoopClosed; }))
             loopClosed();
     }
 

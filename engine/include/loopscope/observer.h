@@ -7,9 +7,16 @@
 #include <QString>
 #include <QtGlobal>
 
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <span>
 
 namespace loopscope {
+
+namespace detail {
+class LoopCore;
+}
 
 //! What a future stands for, so a trace can say what a task waits on.
 enum class FutureKind : std::uint8_t {
@@ -122,12 +129,76 @@ struct TraceEvent
  * thread, in order. It must not throw (an exception is caught and reported to the loop's
  * exception handler) and should be quick: it runs inside the loop. With no observer attached
  * the loop pays one predictable branch per event and allocates nothing.
+ *
+ * The loop hands events over in runs rather than one at a time: it collects the events of
+ * an iteration and hands them out before each callback runs (so the HandleStarted of a
+ * callback that blocks is seen while it blocks), at the end of the iteration, when an
+ * observer is added or removed, and at once for events outside an iteration (from a pause,
+ * a step's end, close() or code that runs while the loop does not). So an observer hears of
+ * an event a little after it happened, never out of order; the event's time says when.
+ * A run holds at most kMaxRun events.
+ *
+ * An observer built with Delivery::PerEvent (the default) gets onEvent() once per event;
+ * one with Delivery::Batched gets the whole run in one onEvents() call, which saves a
+ * virtual call per event (TraceRecorder is one). Observers see a run one after the other,
+ * in the order they were added. One that removes itself while onEvent() runs gets nothing
+ * more, the rest of the run included; one that another observer removes while a run is
+ * handed over misses that run. An exception from onEvent() is reported per event, one from
+ * onEvents() once per run, and the loop goes on either way.
  */
 class LoopObserver
 {
 public:
+    //! How the loop calls the observer.
+    enum class Delivery : std::uint8_t {
+        PerEvent, //!< onEvent() for every event
+        Batched, //!< onEvents() for every run of events
+    };
+    //! The longest run of events onEvents() is given.
+    static constexpr std::size_t kMaxRun = 256;
+
+    LoopObserver() noexcept = default;
+    explicit LoopObserver(Delivery delivery) noexcept : m_delivery(delivery) { }
+    //! A copy is not attached to any loop.
+    LoopObserver(const LoopObserver &other) noexcept : m_delivery(other.m_delivery) { }
+    LoopObserver &operator=(const LoopObserver &other) noexcept
+    {
+        m_delivery = other.m_delivery;
+        return *this;
+    }
     virtual ~LoopObserver();
+
     virtual void onEvent(const TraceEvent &event) = 0;
+    //! A run of consecutive events, oldest first (Delivery::Batched only). The default calls
+    //! onEvent() for each.
+    virtual void onEvents(std::span<const TraceEvent> events);
+
+    Delivery delivery() const noexcept { return m_delivery; }
+
+protected:
+    /*!
+     * Called on the thread of the loop this observer is attached to (from a callback or a
+     * task), hands it the events the loop still holds back, so that what it answers is up to
+     * date with the code that asks; anywhere else it does nothing. TraceRecorder calls it in
+     * its getters: a task that asks the recorder about itself sees its own step begun.
+     */
+    void catchUp() const noexcept;
+
+private:
+    friend class detail::LoopCore;
+    Delivery m_delivery = Delivery::PerEvent;
+    // The loop it is attached to and that loop's thread, set by the loop on its thread;
+    // catchUp() dereferences the loop only on that thread, where it is alive while attached.
+    std::atomic<detail::LoopCore *> m_loop{ nullptr };
+    std::atomic<Qt::HANDLE> m_loopThread{ nullptr };
 };
+
+/*!
+ * False when the engine was built with LOOPSCOPE_OBSERVER_HOOKS=OFF: the loop then has no
+ * observer hooks at all (not even the branch that skips them), EventLoop::addObserver()
+ * throws, and task breakpoints and StepKind::TaskEvent / StepKind::Timer steps never trigger
+ * (they watch the same events). For measuring what the hooks cost when nobody observes.
+ */
+bool observerHooksCompiled() noexcept;
 
 } // namespace loopscope

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <vector>
 
 namespace loopscope {
@@ -268,6 +269,11 @@ struct RecorderOptions
  * once no event in the ring refers to it), the tracked tasks, the retained finished tasks,
  * the unawaited-future candidates and the kept lints all have caps (RecorderOptions).
  *
+ * The loop hands the recorder its events in runs (LoopObserver::Delivery::Batched). Asked
+ * on the loop's thread (from a callback or a task), the recorder first takes in the events
+ * the loop still holds back, so its answers include everything that happened before the
+ * call; asked from another thread it answers with what it has, at most one callback behind.
+ *
  * Everything comes from the loop's events, the end of the loop included (LoopClosed, with
  * a TaskDone of status Abandoned for each task still pending). noteLoopClosed() is only
  * needed when the recorder is detached before EventLoop::close().
@@ -282,6 +288,12 @@ public:
 
     //! Loop thread (called by the loop).
     void onEvent(const TraceEvent &event) override;
+    /*!
+     * Loop thread (called by the loop: the recorder takes its events in runs). Each event
+     * goes into the ring as onEvent() would put it; the aggregates are updated once per run,
+     * under one lock.
+     */
+    void onEvents(std::span<const TraceEvent> events) override;
     /*!
      * Records \a event as if the loop had reported it: the recorder's aggregates, lints and
      * ring come out as they did in the recorder \a event was taken from. \a text and
