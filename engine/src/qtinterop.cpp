@@ -64,15 +64,17 @@ void reportLateException(FutureBase &future, std::exception_ptr exception,
 void checkNoForeignSuspension(const char *operation)
 {
     const TaskCore *task = TaskCore::current();
-    // A step starts with waitingOn() cleared and ends as soon as the task's own coroutine
-    // suspends, so during a step it is set only if some other coroutine suspended on the
-    // task's behalf.
-    if (!task || !task->waitingOn())
+    // A step starts with waitingOn() cleared and not sleeping, and ends as soon as the task's
+    // own coroutine suspends, so during a step either is set only if some other coroutine
+    // suspended on the task's behalf (an engine Coro called from a QCoro coroutine: it
+    // parks the task, not the QCoro frame).
+    if (!task || (!task->waitingOn() && !task->sleeping()))
         return;
+    const std::string on = task->waitingOn() ? task->waitingOn()->describe() : "a sleep()";
     throw RuntimeError(std::string(operation) + ": in " + task->describe()
                        + ", a coroutine that is not the task's own (a QCoro coroutine called "
                          "inside the task?) already suspended on "
-                       + task->waitingOn()->describe()
+                       + on
                        + "; the task would later resume at the wrong place. Start such a QCoro "
                          "coroutine with startQCoro() instead.");
 }

@@ -188,6 +188,7 @@ private Q_SLOTS:
     void qcoroSeesCancelledEngineFutureAsCancelledError();
     void startQCoroRunsOutsideTheTask();
     void eagerQCoroSuspendingInsideTaskIsRejected();
+    void engineCoroSuspendedFromQCoroInsideTaskIsRejected();
     void eagerQCoroAwaitingEngineFutureInsideTaskResumes();
     // lifetime guard
     void createTaskForCancelsWhenContextIsDestroyed();
@@ -1047,6 +1048,46 @@ void tst_QtInterop::eagerQCoroSuspendingInsideTaskIsRejected()
     const QString result = f.run(f.loop.createTask(body()));
     QCOMPARE(result, QStringLiteral("42"));
     QVERIFY(qcoroFinished);
+}
+
+void tst_QtInterop::engineCoroSuspendedFromQCoroInsideTaskIsRejected()
+{
+    // A QCoro coroutine called inside a task runs eagerly; an engine Coro it awaits suspends
+    // on the task's behalf (it parks the task, not the QCoro frame). Awaiting that QCoro task
+    // from the task would then resume the task at the wrong place: toFuture() refuses, for a
+    // suspension on a future and on a sleep() alike (a sleep has no future since sleep()
+    // parks the task in the timer heap itself).
+    for (const bool onSleep : { false, true }) {
+        Fixture f;
+        Future<int> engineFuture(f.loop);
+        auto inner = [&]() -> Coro<int> {
+            if (onSleep) {
+                co_await loopscope::sleep(1s);
+                co_return 1;
+            }
+            co_return co_await engineFuture;
+        };
+        auto eager = [&]() -> QCoro::Task<int> { co_return co_await inner(); };
+        std::string error;
+        auto body = [&]() -> Coro<void> {
+            auto started = eager(); // suspends inside this step
+            try {
+                (void)loopscope::toFuture(std::move(started));
+            } catch (const loopscope::RuntimeError &e) {
+                error = e.what();
+            }
+            co_return;
+        };
+        auto task = f.loop.createTask(body());
+        f.loop.callSoon([&] { engineFuture.setResult(1); });
+        try {
+            f.run(task);
+        } catch (...) {
+        }
+        QVERIFY2(error.find("startQCoro") != std::string::npos,
+                 onSleep ? "sleep: not rejected" : "future: not rejected");
+        QVERIFY2(error.find(onSleep ? "a sleep()" : "future") != std::string::npos, error.c_str());
+    }
 }
 
 void tst_QtInterop::eagerQCoroAwaitingEngineFutureInsideTaskResumes()

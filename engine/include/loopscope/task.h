@@ -55,6 +55,8 @@ public:
     const SourceLocation &location() const noexcept { return m_location; }
     //! What the task is suspended on, or null (ready, running, sleeping or done).
     FutureBase *waitingOn() const noexcept { return m_waitingOn.get(); }
+    //! Parked by a sleep() (in the timer heap, or its wake-up on the way).
+    bool sleeping() const noexcept { return m_sleepState != SleepState::None; }
     //! The id observers know the current sleep by (a Sleep future id, with no future
     //! behind it), 0 when not sleeping or when no observer has asked for it.
     std::uint64_t sleepFutureId() const noexcept;
