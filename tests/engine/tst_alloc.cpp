@@ -3,6 +3,8 @@
 // lifetimes of the pooled blocks behind handles (held by users, freed on another thread than
 // the one that made them, cached by a thread that exits).
 
+#include "../support/countingnew.h"
+
 #include <loopscope/loopscope.h>
 
 #include <QCoreApplication>
@@ -17,36 +19,9 @@
 
 using namespace loopscope;
 using namespace std::chrono_literals;
+using loopscope::testsupport::AllocationCounter;
 
 namespace {
-
-// Counts the global operator new calls of the thread that switched counting on (the loop's):
-// Qt's and the test's own threads are not the subject here.
-thread_local bool t_counting = false;
-thread_local std::uint64_t t_allocations = 0;
-
-void *countedAllocate(std::size_t size)
-{
-    if (t_counting)
-        ++t_allocations;
-    if (void *p = std::malloc(size ? size : 1))
-        return p;
-    throw std::bad_alloc();
-}
-
-//! Counts the allocations made on this thread while it lives.
-class AllocationCounter
-{
-public:
-    AllocationCounter() : m_start(t_allocations) { t_counting = true; }
-    ~AllocationCounter() { t_counting = false; }
-    AllocationCounter(const AllocationCounter &) = delete;
-    AllocationCounter &operator=(const AllocationCounter &) = delete;
-    std::uint64_t count() const { return t_allocations - m_start; }
-
-private:
-    std::uint64_t m_start;
-};
 
 //! A callback that re-schedules itself: counting starts at hop \a from and stops at \a to.
 struct Hop
@@ -85,31 +60,6 @@ Coro<void> yielder(int yields, int from, std::unique_ptr<AllocationCounter> *cou
 }
 
 } // namespace
-
-void *operator new(std::size_t size)
-{
-    return countedAllocate(size);
-}
-void *operator new[](std::size_t size)
-{
-    return countedAllocate(size);
-}
-void operator delete(void *p) noexcept
-{
-    std::free(p);
-}
-void operator delete[](void *p) noexcept
-{
-    std::free(p);
-}
-void operator delete(void *p, std::size_t) noexcept
-{
-    std::free(p);
-}
-void operator delete[](void *p, std::size_t) noexcept
-{
-    std::free(p);
-}
 
 class tst_Alloc : public QObject
 {

@@ -1,5 +1,7 @@
 // The observer API: which events the loop reports, in which order, with which ids.
 
+#include "../support/eventrecorder.h"
+
 #include <loopscope/loopscope.h>
 
 #include <QTest>
@@ -16,28 +18,7 @@ using Kind = loopscope::TraceEventKind;
 
 namespace {
 
-class Recorder : public loopscope::LoopObserver
-{
-public:
-    void onEvent(const TraceEvent &e) override { events.push_back(e); }
-
-    std::vector<TraceEvent> of(Kind k) const
-    {
-        std::vector<TraceEvent> out;
-        std::copy_if(events.begin(), events.end(), std::back_inserter(out),
-                     [k](const TraceEvent &e) { return e.kind == k; });
-        return out;
-    }
-    //! Index of the first event of kind \a k with id \a id, -1 if none.
-    int indexOf(Kind k, std::uint64_t id) const
-    {
-        for (std::size_t i = 0; i < events.size(); ++i)
-            if (events[i].kind == k && events[i].id == id)
-                return int(i);
-        return -1;
-    }
-    std::vector<TraceEvent> events;
-};
+using Recorder = loopscope::testsupport::EventRecorder;
 
 struct Fixture
 {

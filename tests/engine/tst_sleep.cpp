@@ -4,6 +4,9 @@
 // outside of any task, every place a Coro<void> is expected, what observers see, and no
 // global allocation per sleep in a warm loop.
 
+#include "../support/countingnew.h"
+#include "../support/eventrecorder.h"
+
 #include <loopscope/loopscope.h>
 
 #include <QCoroTask>
@@ -24,21 +27,10 @@ using loopscope::TimePoint;
 using loopscope::TraceEvent;
 using loopscope::VirtualClock;
 using Kind = loopscope::TraceEventKind;
+using loopscope::testsupport::t_allocations;
+using loopscope::testsupport::t_counting;
 
 namespace {
-
-// Counts the global operator new calls of this thread while counting is on.
-thread_local bool t_counting = false;
-thread_local std::uint64_t t_allocations = 0;
-
-void *countedAllocate(std::size_t size)
-{
-    if (t_counting)
-        ++t_allocations;
-    if (void *p = std::malloc(size ? size : 1))
-        return p;
-    throw std::bad_alloc();
-}
 
 struct Fixture
 {
@@ -46,27 +38,7 @@ struct Fixture
     EventLoop loop{ clock };
 };
 
-class Recorder : public loopscope::LoopObserver
-{
-public:
-    void onEvent(const TraceEvent &e) override { events.push_back(e); }
-    std::vector<TraceEvent> of(Kind k) const
-    {
-        std::vector<TraceEvent> out;
-        for (const TraceEvent &e : events)
-            if (e.kind == k)
-                out.push_back(e);
-        return out;
-    }
-    int indexOf(Kind k, std::uint64_t id) const
-    {
-        for (std::size_t i = 0; i < events.size(); ++i)
-            if (events[i].kind == k && events[i].id == id)
-                return int(i);
-        return -1;
-    }
-    std::vector<TraceEvent> events;
-};
+using Recorder = loopscope::testsupport::EventRecorder;
 
 //! Sets a flag when destroyed: proves a frame was destroyed.
 struct Guard
@@ -100,19 +72,6 @@ Coro<int> innerSleeper(loopscope::Duration d, int value)
 }
 
 } // namespace
-
-void *operator new(std::size_t size)
-{
-    return countedAllocate(size);
-}
-void operator delete(void *p) noexcept
-{
-    std::free(p);
-}
-void operator delete(void *p, std::size_t) noexcept
-{
-    std::free(p);
-}
 
 class tst_Sleep : public QObject
 {
