@@ -27,6 +27,18 @@
 #include <stdexcept>
 #include <vector>
 
+// LeakSanitizer's scoped disabler, for the one test whose subject leaks by nature.
+#if defined(__SANITIZE_ADDRESS__)
+#  define LOOPSCOPE_TEST_LSAN 1
+#elif defined(__has_feature)
+#  if __has_feature(address_sanitizer)
+#    define LOOPSCOPE_TEST_LSAN 1
+#  endif
+#endif
+#ifdef LOOPSCOPE_TEST_LSAN
+#  include <sanitizer/lsan_interface.h>
+#endif
+
 using namespace std::chrono_literals;
 using loopscope::CancelledError;
 using loopscope::Coro;
@@ -1057,6 +1069,12 @@ void tst_QtInterop::engineCoroSuspendedFromQCoroInsideTaskIsRejected()
     // from the task would then resume the task at the wrong place: toFuture() refuses, for a
     // suspension on a future and on a sleep() alike (a sleep has no future since sleep()
     // parks the task in the timer heap itself).
+#ifdef LOOPSCOPE_TEST_LSAN
+    // What is refused here leaves the QCoro frame suspended for good, holding the inner
+    // coroutine and through it the loop: that leak is the misuse being diagnosed (the
+    // alternative was resuming the task at the wrong place), not the engine's.
+    __lsan::ScopedDisabler leaksOfTheRefusedMisuse;
+#endif
     for (const bool onSleep : { false, true }) {
         Fixture f;
         Future<int> engineFuture(f.loop);
