@@ -82,25 +82,6 @@ struct ThreadPool
 };
 thread_local ThreadPool t_pool{};
 
-void armReaper() noexcept;
-
-void releaseBurst() noexcept
-{
-    for (std::size_t c = 0; c < kClassCount; ++c) {
-        while (FreeBlock *b = t_pool.burstHead[c]) {
-            ASAN_UNPOISON_MEMORY_REGION(b, blockSize(c));
-            t_pool.burstHead[c] = b->next;
-            ::operator delete(b);
-        }
-    }
-    if (t_pool.spareBuffer) {
-        ASAN_UNPOISON_MEMORY_REGION(t_pool.spareBuffer, t_pool.spareBytes);
-        ::operator delete(std::exchange(t_pool.spareBuffer, nullptr));
-    }
-    t_pool.spareBytes = 0;
-    t_pool.burstBytes = 0;
-}
-
 //! Frees the thread's cached blocks when the thread ends.
 struct PoolReaper
 {
@@ -116,7 +97,7 @@ struct PoolReaper
             }
             t_pool.count[c] = 0;
         }
-        releaseBurst();
+        poolReleaseBurstCache();
     }
 };
 thread_local PoolReaper t_reaper;
@@ -196,7 +177,19 @@ bool poolHoldsBurstCache() noexcept
 
 void poolReleaseBurstCache() noexcept
 {
-    releaseBurst();
+    for (std::size_t c = 0; c < kClassCount; ++c) {
+        while (FreeBlock *b = t_pool.burstHead[c]) {
+            ASAN_UNPOISON_MEMORY_REGION(b, blockSize(c));
+            t_pool.burstHead[c] = b->next;
+            ::operator delete(b);
+        }
+    }
+    if (t_pool.spareBuffer) {
+        ASAN_UNPOISON_MEMORY_REGION(t_pool.spareBuffer, t_pool.spareBytes);
+        ::operator delete(std::exchange(t_pool.spareBuffer, nullptr));
+    }
+    t_pool.spareBytes = 0;
+    t_pool.burstBytes = 0;
 }
 
 void *poolTakeBuffer(std::size_t minBytes, std::size_t &bytes) noexcept
