@@ -354,8 +354,7 @@ bool LoopCore::runOnce()
     }
     m_inIteration = true;
     ++m_iteration;
-    const auto started =
-            observed() ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+    const auto started = observed() ? m_ticks.anchor() : std::chrono::steady_clock::time_point();
     if (observed()) [[unlikely]]
         restamp(started);
     drainInbox();
@@ -376,7 +375,7 @@ bool LoopCore::runOnce()
         e.count = m_ready.size();
         e.count2 = m_timers.liveCount();
         // The last callback's end, when it was read then and nothing ran since.
-        const auto finished = m_carryRead ? m_lastRead : std::chrono::steady_clock::now();
+        const auto finished = m_carryRead ? m_lastRead : m_ticks.now();
         e.duration = finished - started;
         restamp(finished);
         emit(e);
@@ -673,7 +672,7 @@ void LoopCore::runHandle(HandleBase &handle) noexcept
     // while a callback blocks, but the loop is blocked all the same.
     // Traced back to back, one callback starts at the clock read that ended the previous one.
     const auto started = traced && m_carryRead ? m_lastRead
-            : (m_debug || traced)              ? std::chrono::steady_clock::now()
+            : (m_debug || traced)              ? m_ticks.now()
                                                : std::chrono::steady_clock::time_point();
     m_carryRead = false;
     if (traced) [[unlikely]] {
@@ -703,7 +702,7 @@ void LoopCore::runHandle(HandleBase &handle) noexcept
     }
     // A task step read the clock as it ended (stepEnded()): that read ends the callback too.
     const auto finished = traced && m_endRead ? m_lastRead
-            : (m_debug || traced)             ? std::chrono::steady_clock::now()
+            : (m_debug || traced)             ? m_ticks.now()
                                               : std::chrono::steady_clock::time_point();
     if (traced) [[unlikely]] {
         m_callbackRead = false;
@@ -1032,7 +1031,8 @@ void LoopCore::emit(TraceEvent &event) noexcept
 
 void LoopCore::endEvent(TraceEvent &event) noexcept
 {
-    event.time = m_stampValid ? m_stamp : m_clock->now();
+    // Through the tick clock, so that stamps never go back against the ones it gave.
+    event.time = m_stampValid ? m_stamp : m_clock->at(m_ticks.now());
     if (m_controlWatching)
         watchControl(event);
     if (&event == &m_scratch) {

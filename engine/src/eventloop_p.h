@@ -4,6 +4,7 @@
 #include "loopscope/observer.h"
 
 #include "readyqueue_p.h"
+#include "tickclock_p.h"
 #include "timerheap_p.h"
 
 #include <QBasicTimer>
@@ -151,7 +152,7 @@ public:
      */
     std::chrono::steady_clock::time_point callbackStarted() const noexcept
     {
-        return m_callbackRead ? m_lastRead : std::chrono::steady_clock::now();
+        return m_callbackRead ? m_lastRead : m_ticks.now();
     }
     /*!
      * A task step's end: one clock read that stamps TaskStepEnd and what follows, and that
@@ -161,7 +162,7 @@ public:
      */
     std::chrono::steady_clock::time_point stepEnded() noexcept
     {
-        const auto real = std::chrono::steady_clock::now();
+        const auto real = m_ticks.now();
         restamp(real);
         if (m_callbackRead) {
             m_lastRead = real;
@@ -409,6 +410,7 @@ private:
     // callbacks of one ready snapshot it is the previous one's end (m_carryRead), which the
     // next one starts at.
     std::chrono::steady_clock::time_point m_lastRead{};
+    mutable TickClock m_ticks; //!< the traced reads above, anchored once per observed iteration
     bool m_callbackRead = false;
     bool m_endRead = false;
     bool m_carryRead = false;

@@ -51,15 +51,13 @@ QString StringTable::formatLocation(const SourceLocation &location)
     return s;
 }
 
-std::uint32_t StringTable::internLocation(const SourceLocation &location, std::uint64_t pos)
+std::uint32_t StringTable::internNewLocation(const SourceLocation &location, std::uint64_t pos)
 {
     const LocationKey key{ location.fileName(), location.functionName(), location.line() };
     if (!key.file && key.line == 0)
         return 0;
     std::uint32_t slot = 0;
-    if (m_lastLocationSlot && key == m_lastLocation) {
-        slot = m_lastLocationSlot;
-    } else if (auto it = m_locations.find(key); it != m_locations.end()) {
+    if (auto it = m_locations.find(key); it != m_locations.end()) {
         slot = it->second;
     } else {
         QString text = formatLocation(location);

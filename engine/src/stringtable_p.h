@@ -36,7 +36,18 @@ public:
     StringTable(std::size_t capacity, std::size_t maxLength, std::uint64_t ringCapacity);
 
     // Producer only. \a pos is the ring position of the event that refers to the string.
-    std::uint32_t internLocation(const SourceLocation &location, std::uint64_t pos);
+    std::uint32_t internLocation(const SourceLocation &location, std::uint64_t pos)
+    {
+        // Callbacks come in runs from the same site (every step of tasks made in one place):
+        // a repeat costs three compares, inline.
+        if (m_lastLocationSlot && location.fileName() == m_lastLocation.file
+            && location.line() == m_lastLocation.line
+            && location.functionName() == m_lastLocation.function) {
+            m_lastUsed[m_lastLocationSlot] = pos;
+            return indexOf(m_lastLocationSlot);
+        }
+        return internNewLocation(location, pos);
+    }
     std::uint32_t internText(const QString &text, std::uint64_t pos);
     //! Producer only: the string of \a index without locking (only the producer writes).
     QString producerString(std::uint32_t index) const;
@@ -64,6 +75,8 @@ private:
         std::size_t operator()(const LocationKey &k) const noexcept;
     };
 
+    //! internLocation() for a site other than the last one.
+    std::uint32_t internNewLocation(const SourceLocation &location, std::uint64_t pos);
     //! A free or reusable slot for a string first seen at \a pos, 0 when none.
     std::uint32_t acquireSlot(std::uint64_t pos);
     void fill(std::uint32_t slot, QString text);
@@ -90,7 +103,7 @@ private:
     std::unordered_map<LocationKey, std::uint32_t, LocationKeyHash> m_locations;
     QHash<QString, std::uint32_t> m_textSlots;
     std::uint32_t m_hand = 1;
-    // Callbacks come in runs from the same site: skip the hash for a repeat.
+    // internLocation()'s last site.
     LocationKey m_lastLocation;
     std::uint32_t m_lastLocationSlot = 0;
 };

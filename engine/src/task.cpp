@@ -281,8 +281,7 @@ bool TaskCore::delayStep()
         e.count = m_steps;
         e.related = done->id();
         e.futureKind = FutureKind::Sleep;
-        const auto finished = std::chrono::steady_clock::now();
-        loop->restamp(finished);
+        loop->stepEnded(); // stamps the event
         loop->emit(e);
     }
     return true;
