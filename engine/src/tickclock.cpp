@@ -6,7 +6,6 @@
 
 #if defined(__x86_64__)
 #  include <cpuid.h>
-#  include <x86intrin.h>
 #  define LOOPSCOPE_HAVE_TSC 1
 #else
 #  define LOOPSCOPE_HAVE_TSC 0
@@ -19,25 +18,17 @@ namespace {
 using steady = std::chrono::steady_clock;
 
 #if LOOPSCOPE_HAVE_TSC
-std::uint64_t ticks() noexcept
-{
-    return __rdtsc();
-}
-
 //! CPUID 0x80000007 EDX bit 8: the counter runs at one rate in every power state and core.
 bool invariantCounter() noexcept
 {
     unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-    if (__get_cpuid_max(0x80000000u, nullptr) < 0x80000007u)
+    // static_cast: clang declares it int, g++ unsigned.
+    if (static_cast<unsigned>(__get_cpuid_max(0x80000000u, nullptr)) < 0x80000007u)
         return false;
     __get_cpuid(0x80000007u, &eax, &ebx, &ecx, &edx);
     return (edx & (1u << 8)) != 0;
 }
 #else
-std::uint64_t ticks() noexcept
-{
-    return 0;
-}
 bool invariantCounter() noexcept
 {
     return false;
@@ -115,9 +106,9 @@ TickClock::time_point TickClock::anchor() noexcept
     std::uint64_t tick = 0;
     bool tight = false;
     for (int attempt = 0; attempt < 3 && !tight; ++attempt) {
-        const std::uint64_t before = ticks();
+        const std::uint64_t before = counter();
         real = steady::now();
-        const std::uint64_t after = ticks();
+        const std::uint64_t after = counter();
         tick = before + (after - before) / 2;
         tight = after - before < kTightTicks;
     }
@@ -131,17 +122,11 @@ TickClock::time_point TickClock::anchor() noexcept
     return m_anchorReal;
 }
 
-TickClock::time_point TickClock::now() noexcept
+TickClock::time_point TickClock::slowNow() noexcept
 {
     if (m_nsPerTick <= 0)
         return realNow();
-    const std::uint64_t elapsed = ticks() - m_anchorTicks;
-    if (elapsed > m_maxTicks) [[unlikely]]
-        return anchor(); // also catches a counter that went backwards (huge unsigned)
-    const time_point t =
-            m_anchorReal + std::chrono::nanoseconds(std::int64_t(double(elapsed) * m_nsPerTick));
-    m_last = std::max(t, m_last);
-    return m_last;
+    return anchor();
 }
 
 } // namespace loopscope::detail

@@ -28,13 +28,42 @@ public:
     //! One real clock read; later now() calls count from it.
     time_point anchor() noexcept;
 
-    //! The steady clock's time now, to within a few ns of a real read.
-    time_point now() noexcept;
+    //! The steady clock's time now, to within a few ns of a real read. Inline: a call was
+    //! a twentieth of a recorded task switch.
+    time_point now() noexcept
+    {
+        if (m_nsPerTick > 0) [[likely]] {
+            const std::uint64_t elapsed = counter() - m_anchorTicks;
+            if (elapsed <= m_maxTicks) [[likely]] {
+                const time_point t = m_anchorReal
+                        + std::chrono::nanoseconds(std::int64_t(double(elapsed) * m_nsPerTick));
+                if (t > m_last)
+                    m_last = t;
+                return m_last;
+            }
+        }
+        // Not calibrated, no counter, past the window, or a counter that went backwards.
+        return slowNow();
+    }
+
+    //! The time-stamp counter (0 where there is none).
+    static std::uint64_t counter() noexcept
+    {
+#if defined(__x86_64__)
+        return __builtin_ia32_rdtsc();
+#else
+        return 0;
+#endif
+    }
 
     //! Whether now() uses the counter (for tests and benches; false until calibrated).
-    bool usesCounter() const noexcept { return m_nsPerTick > 0; }
+    bool usesCounter() const noexcept
+    {
+        return m_nsPerTick > 0;
+    }
 
 private:
+    time_point slowNow() noexcept;
     time_point realNow() noexcept;
 
     double m_nsPerTick = 0; //!< 0: no (calibrated) counter, now() reads the clock

@@ -111,6 +111,7 @@ private Q_SLOTS:
     void finishedTasksRetainedUpToLimit();
     void tasksChangedSinceReportsEachChangeOnce();
     void loopAggregates();
+    void aggregatesCountEveryEventThoughTheRingOverflows();
     void lintExceptionNeverRetrieved();
     void lintDestroyedPending();
     void lintSlowCallbackAndBlockedLoop();
@@ -640,6 +641,44 @@ void tst_Recorder::tasksChangedSinceReportsEachChangeOnce()
         QCOMPARE(all[i].id, listed[i].id);
     QCOMPARE(late, version);
     f.loop.runUntilComplete(tasks[5]);
+}
+
+Coro<void> yieldTimes(int n)
+{
+    for (int i = 0; i < n; ++i)
+        co_await loopscope::sleep(Duration::zero());
+}
+
+void tst_Recorder::aggregatesCountEveryEventThoughTheRingOverflows()
+{
+    // The aggregates count every event, whatever the ring keeps: a 16-event ring that
+    // overflows a thousand times over must not cost a step, asked on the loop's thread or
+    // on another one alike.
+    RecorderOptions o = quietOptions();
+    o.capacity = 16;
+    Fixture f(o);
+    constexpr int kTasks = 50;
+    constexpr int kYields = 40;
+    std::vector<loopscope::Task<void>> tasks;
+    for (int i = 0; i < kTasks; ++i)
+        tasks.push_back(f.loop.createTask(yieldTimes(kYields)));
+    for (auto &task : tasks)
+        f.loop.runUntilComplete(task);
+    QVERIFY(f.rec.droppedEvents() > 10'000);
+    loopscope::LoopStats fromOtherThread;
+    std::thread reader([&] { fromOtherThread = f.rec.loopStats(); });
+    reader.join();
+    const auto s = f.rec.loopStats();
+    for (const auto &stats : { fromOtherThread, s }) {
+        QCOMPARE(stats.taskSteps, std::uint64_t(kTasks * (kYields + 1)));
+        QCOMPARE(stats.tasksFinished, std::uint64_t(kTasks));
+        QCOMPARE(stats.stepDurations.count(), std::uint64_t(kTasks * (kYields + 1)));
+    }
+    const auto t = f.rec.task(tasks.front().taskId());
+    QVERIFY(t.has_value());
+    QCOMPARE(t->steps, std::uint64_t(kYields + 1));
+    QCOMPARE(t->yields, std::uint64_t(kYields));
+    QCOMPARE(t->state, State::Finished);
 }
 
 void tst_Recorder::loopAggregates()
