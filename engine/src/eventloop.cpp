@@ -160,7 +160,7 @@ void LoopCore::scheduleSoon(Ref<HandleBase> handle)
         requestWake();
 }
 
-void LoopCore::scheduleAt(TimePoint when, Ref<HandleBase> handle)
+void LoopCore::scheduleAt(TimePoint when, Ref<TimerHandleBase> handle)
 {
     checkClosed("callAt");
     checkThread("callAt");
@@ -447,7 +447,7 @@ void LoopCore::expireTimers()
         m_stampValid = true;
     }
     while (!m_timers.empty() && m_timers.earliestDeadline() <= now) {
-        Ref<HandleBase> due = m_timers.pop();
+        Ref<TimerHandleBase> due = m_timers.pop();
         if (observed()) [[unlikely]] {
             TraceEvent &e = beginEvent(TraceEventKind::TimerFired);
             e.handleKind = due->kind();
@@ -942,23 +942,26 @@ void LoopCore::reportDroppedCallbacks()
             if (dropped(*h))
                 ready.push_back(h.get());
     }
-    std::vector<const HandleBase *> timers;
-    m_timers.forEach([&](const HandleBase &h) {
+    std::vector<const TimerHandleBase *> timers;
+    m_timers.forEach([&](const TimerHandleBase &h) {
         if (dropped(h))
             timers.push_back(&h);
     });
     if (ready.empty() && timers.empty())
         return;
-    std::sort(timers.begin(), timers.end(), [](const HandleBase *a, const HandleBase *b) {
-        return a->m_when != b->m_when ? a->m_when < b->m_when : a->m_sequence < b->m_sequence;
+    // Equal deadlines in the order they were scheduled: ids are handed out in that order.
+    std::sort(timers.begin(), timers.end(), [](const TimerHandleBase *a, const TimerHandleBase *b) {
+        return a->m_when != b->m_when ? a->m_when < b->m_when : a->m_id < b->m_id;
     });
     // Name the first few; a loop closed with thousands of timers must not flood the handler.
     constexpr std::size_t kNamed = 10;
     QStringList names;
-    for (const auto *list : { &ready, &timers })
-        for (const HandleBase *h : *list)
-            if (std::size_t(names.size()) < kNamed)
-                names.append(QString::fromStdString(h->describe()));
+    const auto name = [&](const HandleBase *h) {
+        if (std::size_t(names.size()) < kNamed)
+            names.append(QString::fromStdString(h->describe()));
+    };
+    std::for_each(ready.begin(), ready.end(), name);
+    std::for_each(timers.begin(), timers.end(), name);
     const std::size_t total = ready.size() + timers.size();
     if (total > kNamed)
         names.append(QStringLiteral("and %1 more").arg(total - kNamed));
@@ -1009,7 +1012,7 @@ std::vector<TaskRef> LoopCore::allTasks() const
 
 // --- observers ------------------------------------------------------------------------
 
-void LoopCore::timerCancelled(const HandleBase &handle) noexcept
+void LoopCore::timerCancelled(const TimerHandleBase &handle) noexcept
 {
     if (observed()) [[unlikely]] {
         TraceEvent e;
@@ -1234,12 +1237,12 @@ Handle EventLoop::scheduleSoon(detail::HandleBase *fresh)
     return handle;
 }
 
-TimerHandle EventLoop::scheduleAt(TimePoint when, detail::HandleBase *fresh)
+TimerHandle EventLoop::scheduleAt(TimePoint when, detail::TimerHandleBase *fresh)
 {
-    using detail::HandleBase;
+    using detail::TimerHandleBase;
     fresh->setUnsharedRefs(2);
-    TimerHandle handle(detail::Ref<HandleBase>::adopt(fresh));
-    d->scheduleAt(when, detail::Ref<HandleBase>::adopt(fresh));
+    TimerHandle handle(detail::Ref<TimerHandleBase>::adopt(fresh));
+    d->scheduleAt(when, detail::Ref<TimerHandleBase>::adopt(fresh));
     return handle;
 }
 

@@ -64,10 +64,10 @@ public:
 
     // Scheduling, loop thread.
     void scheduleSoon(Ref<HandleBase> handle);
-    void scheduleAt(TimePoint when, Ref<HandleBase> handle);
+    void scheduleAt(TimePoint when, Ref<TimerHandleBase> handle);
     // Any thread.
     void scheduleThreadsafe(Ref<HandleBase> handle);
-    void timerCancelled(const HandleBase &handle) noexcept;
+    void timerCancelled(const TimerHandleBase &handle) noexcept;
     // A sleeping task parks itself in the timer heap (TaskCore::sleepFor), loop thread.
     //! Like scheduleAt() for \a task's own entry; \a timerId: the id observers know the
     //! timer by (0: none yet, when nobody observes).

@@ -110,8 +110,8 @@ SignalWaiter::SignalWaiter(Ref<FutureBase> future, std::optional<Duration> timeo
             if (self)
                 self->timedOut();
         };
-        m_timer = Ref<HandleBase>(new CallbackHandle<decltype(fire)>(HandleKind::CallLater,
-                                                                     location, std::move(fire)));
+        m_timer = Ref<TimerHandleBase>(new TimerCallbackHandle<decltype(fire)>(
+                HandleKind::CallLater, location, std::move(fire)));
         loop->scheduleAt(loop->now() + m_timeout, m_timer);
     }
     // Done from outside (the awaiting task was cancelled): stop listening at once.

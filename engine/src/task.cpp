@@ -246,8 +246,8 @@ bool TaskCore::delayStep()
         if (!done->done())
             static_cast<FutureState<void> *>(done.get())->setResult({});
     };
-    Ref<HandleBase> timer(
-            new CallbackHandle<decltype(fire)>(HandleKind::CallLater, m_location, std::move(fire)));
+    Ref<TimerHandleBase> timer(new TimerCallbackHandle<decltype(fire)>(
+            HandleKind::CallLater, m_location, std::move(fire)));
     {
         CurrentTaskScope scope(this); // the timer is named after this task
         loop->scheduleAt(loop->now() + delay, timer);
@@ -464,7 +464,7 @@ void TaskCore::sleepFor(Duration delay, std::coroutine_handle<> h)
     }
 }
 
-Ref<HandleBase> TaskCore::sleepTimerDue(TimePoint when)
+Ref<TimerHandleBase> TaskCore::sleepTimerDue(TimePoint when)
 {
     m_sleepState = SleepState::Due;
     // The handle holds the task: cancel() may end the sleep before the handle runs, and
@@ -474,8 +474,8 @@ Ref<HandleBase> TaskCore::sleepTimerDue(TimePoint when)
         (void)self;
         task->sleepTimerFired();
     };
-    Ref<HandleBase> h(
-            new CallbackHandle<decltype(fire)>(HandleKind::CallLater, m_location, std::move(fire)));
+    Ref<TimerHandleBase> h(new TimerCallbackHandle<decltype(fire)>(HandleKind::CallLater,
+                                                                   m_location, std::move(fire)));
     h->m_when = when;
     const std::uint64_t known = m_extras ? m_extras->sleepTimerId : 0;
     h->m_id = known ? known : m_self->loopCore()->nextHandleId();

@@ -13,12 +13,11 @@ void TimerHeap::place(std::size_t i, const Entry &e) noexcept
         taskOf(e)->m_heapIndex = std::uint32_t(i);
 }
 
-void TimerHeap::push(Ref<HandleBase> handle, LoopCore *owner)
+void TimerHeap::push(Ref<TimerHandleBase> handle, LoopCore *owner)
 {
-    HandleBase *h = handle.release();
-    h->m_sequence = m_nextSequence++;
+    TimerHandleBase *h = handle.release();
     h->m_heapOwner = owner;
-    m_entries.push_back(Entry{ h->m_when, h->m_sequence, reinterpret_cast<std::uintptr_t>(h) });
+    m_entries.push_back(Entry{ h->m_when, m_nextSequence++, reinterpret_cast<std::uintptr_t>(h) });
     siftUp(m_entries.size() - 1);
 }
 
@@ -93,7 +92,7 @@ void TimerHeap::discardCancelledTop()
     // expiry). Task entries are never cancelled in place.
     while (m_cancelled > 0 && !m_entries.empty() && !isTask(m_entries.front())
            && handleOf(m_entries.front())->cancelled()) {
-        HandleBase *h = handleOf(m_entries.front());
+        TimerHandleBase *h = handleOf(m_entries.front());
         removeAt(0);
         --m_cancelled;
         h->m_heapOwner = nullptr;
@@ -101,7 +100,7 @@ void TimerHeap::discardCancelledTop()
     }
 }
 
-Ref<HandleBase> TimerHeap::pop()
+Ref<TimerHandleBase> TimerHeap::pop()
 {
     const Entry top = m_entries.front();
     if (isTask(top)) {
@@ -110,10 +109,10 @@ Ref<HandleBase> TimerHeap::pop()
         removeAt(0);
         return task->sleepTimerDue(top.when);
     }
-    HandleBase *h = handleOf(top);
+    TimerHandleBase *h = handleOf(top);
     removeAt(0);
     h->m_heapOwner = nullptr;
-    return Ref<HandleBase>::adopt(h);
+    return Ref<TimerHandleBase>::adopt(h);
 }
 
 void TimerHeap::noteCancelled()
@@ -125,7 +124,7 @@ void TimerHeap::noteCancelled()
 
 void TimerHeap::compact()
 {
-    std::vector<HandleBase *> dropped;
+    std::vector<TimerHandleBase *> dropped;
     dropped.reserve(m_cancelled);
     auto live = std::remove_if(m_entries.begin(), m_entries.end(), [&](const Entry &e) {
         if (isTask(e) || !handleOf(e)->cancelled())
@@ -142,7 +141,7 @@ void TimerHeap::compact()
             siftDown(i);
     m_cancelled = 0;
     // Deref last: a dropped callable's destructor may schedule new timers.
-    for (HandleBase *h : dropped) {
+    for (TimerHandleBase *h : dropped) {
         h->m_heapOwner = nullptr;
         h->deref();
     }

@@ -37,7 +37,7 @@ public:
     ~TimerHeap() { clear(); }
 
     //! Takes a reference; \a owner is told when the handle is cancelled while queued.
-    void push(Ref<HandleBase> handle, LoopCore *owner);
+    void push(Ref<TimerHandleBase> handle, LoopCore *owner);
     /*!
      * Parks \a task until \a when. No reference is taken: a task stays registered with its
      * loop (and so alive) while it sleeps, and removes its entry (removeTask()) before it
@@ -54,7 +54,7 @@ public:
      * Removes the top (live, due) timer and returns the handle to run for it: the handle
      * itself, or for a sleeping task the handle that wakes it (TaskCore::sleepTimerDue()).
      */
-    Ref<HandleBase> pop();
+    Ref<TimerHandleBase> pop();
 
     bool empty() const noexcept { return m_entries.empty(); }
     std::size_t size() const noexcept { return m_entries.size(); }
@@ -81,16 +81,16 @@ private:
     {
         TimePoint when;
         std::uint64_t sequence;
-        std::uintptr_t node; //!< a HandleBase *, or a TaskCore * with the low bit set
+        std::uintptr_t node; //!< a TimerHandleBase *, or a TaskCore * with the low bit set
     };
     static bool earlier(const Entry &a, const Entry &b) noexcept
     {
         return a.when != b.when ? a.when < b.when : a.sequence < b.sequence;
     }
     static bool isTask(const Entry &e) noexcept { return e.node & 1; }
-    static HandleBase *handleOf(const Entry &e) noexcept
+    static TimerHandleBase *handleOf(const Entry &e) noexcept
     {
-        return reinterpret_cast<HandleBase *>(e.node);
+        return reinterpret_cast<TimerHandleBase *>(e.node);
     }
     static TaskCore *taskOf(const Entry &e) noexcept
     {

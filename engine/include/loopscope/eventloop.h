@@ -205,7 +205,9 @@ public:
     template <typename F>
     TimerHandle callAt(TimePoint when, F &&fn, SourceLocation location = SourceLocation::current())
     {
-        return scheduleAt(when, makeHandle(HandleKind::CallLater, location, std::forward<F>(fn)));
+        return scheduleAt(when,
+                          makeHandle<detail::TimerHandleBase>(HandleKind::CallLater, location,
+                                                              std::forward<F>(fn)));
     }
 
     //! Schedules \a fn from any thread and wakes the loop. Throws RuntimeError when closed.
@@ -419,16 +421,17 @@ public:
 
 private:
     //! A new handle nobody references yet: the schedule functions below take it over.
-    template <typename F>
-    static detail::HandleBase *makeHandle(HandleKind kind, SourceLocation location, F &&fn)
+    //! \a Base: detail::TimerHandleBase for a timer.
+    template <typename Base = detail::HandleBase, typename F>
+    static Base *makeHandle(HandleKind kind, SourceLocation location, F &&fn)
     {
         using Fn = std::decay_t<F>;
         static_assert(std::is_invocable_v<Fn &>, "callbacks take no arguments: use a lambda");
-        return new detail::CallbackHandle<Fn>(kind, location, Fn(std::forward<F>(fn)));
+        return new detail::CallbackHandle<Fn, Base>(kind, location, Fn(std::forward<F>(fn)));
     }
 
     Handle scheduleSoon(detail::HandleBase *fresh);
-    TimerHandle scheduleAt(TimePoint when, detail::HandleBase *fresh);
+    TimerHandle scheduleAt(TimePoint when, detail::TimerHandleBase *fresh);
     Handle scheduleThreadsafe(detail::HandleBase *fresh);
     void prepareRunUntilComplete(detail::FutureBase &future);
     void checkTaskCreation(bool validCoro);

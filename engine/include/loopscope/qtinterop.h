@@ -438,7 +438,7 @@ private:
     void timedOut();
 
     Ref<FutureBase> m_future;
-    Ref<HandleBase> m_timer;
+    Ref<TimerHandleBase> m_timer;
     Duration m_timeout{};
     const char *m_operation;
 };

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 namespace loopscope::detail {
@@ -110,6 +111,11 @@ public:
     Ref(const Ref<U> &o) noexcept : Ref(static_cast<T *>(o.get()))
     {
     }
+    //! Moves a reference to a derived object (a timer handle into the ready queue) without
+    //! the atomic increment and decrement of a copy.
+    template <typename U>
+    requires std::is_convertible_v<U *, T *> Ref(Ref<U> &&o)
+    noexcept : m_p(o.release()) { }
     ~Ref()
     {
         if (m_p)

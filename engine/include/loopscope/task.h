@@ -75,7 +75,7 @@ public:
      */
     void sleepFor(Duration delay, std::coroutine_handle<> h);
     //! The timer heap found the deadline due: the handle that runs as the sleep's timer.
-    Ref<HandleBase> sleepTimerDue(TimePoint when);
+    Ref<TimerHandleBase> sleepTimerDue(TimePoint when);
     //! Sleep::await_resume(): ends the sleep; throws CancelledError when cancel() ended it.
     void endSleep();
     bool consumeThrowCancel() noexcept;
