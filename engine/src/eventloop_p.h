@@ -231,6 +231,8 @@ public:
 
     // Executor (executor.cpp).
     void submitToExecutor(Ref<ExecutorJob> job);
+    //! Asks the pool for one more worker (runExecutorJobs()); loop or worker thread.
+    void startExecutorWorker();
     //! A worker's loop: runs queued jobs until the queue is empty.
     void runExecutorJobs() noexcept;
     //! Loop thread: completes the jobs the workers finished since the last call.
@@ -390,6 +392,7 @@ private:
     int m_executorQueued = 0; //!< jobs in the queue; under the mutex
     int m_executorWorkers = 0; //!< runExecutorJobs() started and not returned; under the mutex
     int m_executorLingering = 0; //!< workers waiting a moment for a job; under the mutex
+    int m_executorStarting = 0; //!< workers started, not yet at the queue; under the mutex
     //! m_executorQueued, for a lingering worker to poll without the lock.
     std::atomic<int> m_executorQueuedHint{ 0 };
     int m_executorMaxThreads; //!< written under m_executorMutex

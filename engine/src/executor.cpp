@@ -99,19 +99,24 @@ void LoopCore::submitToExecutor(Ref<ExecutorJob> job)
         m_lastQueued = submitted;
         ++m_executorQueued;
         m_executorQueuedHint.store(m_executorQueued, std::memory_order_relaxed);
-        // The workers running keep at it until the queue is empty: only start one more
-        // while below the limit and no lingering worker is left to take the job (asyncio's
-        // ThreadPoolExecutor starts a thread per submission, up to max_workers, when none
-        // is idle).
-        if (m_executorWorkers < m_executorMaxThreads && m_executorQueued > m_executorLingering) {
+        // The workers running keep at it until the queue is empty. A worker lingering for
+        // the next job, or one started and not yet there, takes this one: start another only
+        // when there is none (asyncio's ThreadPoolExecutor starts a thread per submission,
+        // up to max_workers, when none is idle). A worker that takes a job and leaves more
+        // behind starts the next one (runExecutorJobs()), so that jobs queued together still
+        // run side by side up to the limit, one thread wake-up after the other; a burst of
+        // small jobs no longer starts (and wakes) a thread for each while the first is on
+        // its way.
+        if (m_executorWorkers < m_executorMaxThreads && m_executorLingering == 0
+            && m_executorStarting == 0) {
             ++m_executorWorkers;
+            ++m_executorStarting;
             startWorker = true;
         }
     }
     if (startWorker) {
         try {
-            // HandOff: the pool's queue is locked inside Qt, out of ThreadSanitizer's sight.
-            m_executor->start(HandOff([self = Ref<LoopCore>(this)] { self->runExecutorJobs(); }));
+            startExecutorWorker();
         } catch (...) {
             // start() may throw (std::bad_alloc). Take the job back unless a worker already
             // running took it: then it was submitted after all.
@@ -119,6 +124,7 @@ void LoopCore::submitToExecutor(Ref<ExecutorJob> job)
             {
                 std::lock_guard lock(m_executorMutex);
                 --m_executorWorkers;
+                --m_executorStarting;
                 ExecutorJob *previous = nullptr;
                 for (ExecutorJob *j = m_firstQueued; j; previous = j, j = j->m_nextQueued) {
                     if (j != submitted)
@@ -162,15 +168,25 @@ void LoopCore::submitToExecutor(Ref<ExecutorJob> job)
     }
 }
 
+void LoopCore::startExecutorWorker()
+{
+    // HandOff: the pool's queue is locked inside Qt, out of ThreadSanitizer's sight.
+    m_executor->start(HandOff([self = Ref<LoopCore>(this)] { self->runExecutorJobs(); }));
+}
+
 void LoopCore::runExecutorJobs() noexcept
 {
     bool lingered = false;
+    bool arrived = false;
     for (;;) {
         ExecutorJob *job;
+        bool startHelper = false;
         {
             // Returning and the empty queue are one step under the lock: a job queued after
             // it starts a worker of its own (or finds this one lingering).
             std::lock_guard lock(m_executorMutex);
+            if (!std::exchange(arrived, true))
+                --m_executorStarting;
             if (lingered)
                 --m_executorLingering;
             job = m_firstQueued;
@@ -187,6 +203,23 @@ void LoopCore::runExecutorJobs() noexcept
                 --m_executorQueued;
                 m_executorQueuedHint.store(m_executorQueued, std::memory_order_relaxed);
                 job->m_nextQueued = nullptr;
+                // More left and nobody on the way for them: a helper (see submitToExecutor()).
+                if (m_firstQueued && m_executorWorkers < m_executorMaxThreads
+                    && m_executorLingering == 0 && m_executorStarting == 0) {
+                    ++m_executorWorkers;
+                    ++m_executorStarting;
+                    startHelper = true;
+                }
+            }
+        }
+        if (startHelper) {
+            try {
+                startExecutorWorker();
+            } catch (...) {
+                // Out of memory: the workers running take the queued jobs in turn.
+                std::lock_guard lock(m_executorMutex);
+                --m_executorWorkers;
+                --m_executorStarting;
             }
         }
         if (!job) {

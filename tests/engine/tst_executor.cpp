@@ -65,6 +65,7 @@ private Q_SLOTS:
     void virtualClockWaitsForRunningJob();
     void closeWaitsForRunningJobsThenRefusesNewOnes();
     void completionsArriveInTheOrderJobsFinished();
+    void jobsQueuedTogetherRunSideBySideUpToTheLimit();
     void loweringMaxThreadsAppliesToQueuedJobs();
     void jobsFinishedButNotCompletedAreFreedOnCloseOnTheLoopThread();
 };
@@ -402,6 +403,29 @@ void tst_Executor::completionsArriveInTheOrderJobsFinished()
             QFAIL(qPrintable(
                     QStringLiteral("completion %1 was job %2's").arg(i).arg(completed[i])));
     }
+}
+
+void tst_Executor::jobsQueuedTogetherRunSideBySideUpToTheLimit()
+{
+    // Python runs blocking jobs submitted together in as many threads as max_workers allows.
+    // Here only the first submission starts a worker; each worker that takes a job and
+    // leaves more queued starts the next one. Four jobs that each wait for all four to have
+    // started therefore finish only if four workers run at once.
+    EventLoop loop;
+    loop.setExecutorMaxThreads(4);
+    QSemaphore started;
+    QSemaphore gate;
+    std::vector<Future<bool>> jobs;
+    for (int i = 0; i < 4; ++i)
+        jobs.push_back(loop.runInExecutor([&] {
+            started.release();
+            // Generous: a deadlock guard, not a timing assertion.
+            return gate.tryAcquire(1, 30000);
+        }));
+    QVERIFY2(started.tryAcquire(4, 30000), "the four jobs never ran side by side");
+    gate.release(4);
+    for (auto &f : jobs)
+        QVERIFY(loop.runUntilComplete(f));
 }
 
 void tst_Executor::loweringMaxThreadsAppliesToQueuedJobs()
