@@ -231,10 +231,11 @@ public:
 
     // Executor (executor.cpp).
     void submitToExecutor(Ref<ExecutorJob> job);
-    //! Asks the pool for one more worker (runExecutorJobs()); loop or worker thread.
-    void startExecutorWorker();
+    //! Asks \a pool (m_executor) for one more worker (runExecutorJobs()); loop or worker
+    //! thread.
+    void startExecutorWorker(QThreadPool *pool);
     //! A worker's loop: runs queued jobs until the queue is empty.
-    void runExecutorJobs() noexcept;
+    void runExecutorJobs(QThreadPool *pool) noexcept;
     //! Loop thread: completes the jobs the workers finished since the last call.
     void completeFinishedJobs() noexcept;
     //! The completion of \a job runs: it is no longer in flight.

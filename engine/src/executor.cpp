@@ -116,7 +116,7 @@ void LoopCore::submitToExecutor(Ref<ExecutorJob> job)
     }
     if (startWorker) {
         try {
-            startExecutorWorker();
+            startExecutorWorker(m_executor.get());
         } catch (...) {
             // start() may throw (std::bad_alloc). Take the job back unless a worker already
             // running took it: then it was submitted after all.
@@ -168,13 +168,15 @@ void LoopCore::submitToExecutor(Ref<ExecutorJob> job)
     }
 }
 
-void LoopCore::startExecutorWorker()
+void LoopCore::startExecutorWorker(QThreadPool *pool)
 {
-    // HandOff: the pool's queue is locked inside Qt, out of ThreadSanitizer's sight.
-    m_executor->start(HandOff([self = Ref<LoopCore>(this)] { self->runExecutorJobs(); }));
+    // HandOff: the pool's queue is locked inside Qt, out of ThreadSanitizer's sight. The
+    // worker gets the pool with it rather than reading m_executor, which the loop thread
+    // resets once waitForDone() (synchronised inside Qt, again unseen) has returned.
+    pool->start(HandOff([self = Ref<LoopCore>(this), pool] { self->runExecutorJobs(pool); }));
 }
 
-void LoopCore::runExecutorJobs() noexcept
+void LoopCore::runExecutorJobs(QThreadPool *pool) noexcept
 {
     bool lingered = false;
     bool arrived = false;
@@ -214,7 +216,7 @@ void LoopCore::runExecutorJobs() noexcept
         }
         if (startHelper) {
             try {
-                startExecutorWorker();
+                startExecutorWorker(pool);
             } catch (...) {
                 // Out of memory: the workers running take the queued jobs in turn.
                 std::lock_guard lock(m_executorMutex);
