@@ -230,8 +230,15 @@ public:
         return m_foreignPending.load(std::memory_order_acquire);
     }
 
-    // Executor.
+    // Executor (executor.cpp).
     void submitToExecutor(Ref<ExecutorJob> job);
+    //! Asks \a pool (m_executor) for one more worker (runExecutorJobs()); loop or worker
+    //! thread.
+    void startExecutorWorker(QThreadPool *pool);
+    //! A worker's loop: runs queued jobs until the queue is empty.
+    void runExecutorJobs(QThreadPool *pool) noexcept;
+    //! Loop thread: completes the jobs the workers finished since the last call.
+    void completeFinishedJobs() noexcept;
     //! The completion of \a job runs: it is no longer in flight.
     void executorJobFinished(ExecutorJob *job) noexcept;
     void setExecutorMaxThreads(int count);
@@ -376,7 +383,23 @@ private:
     std::uint64_t m_lastTaskId = 0;
 
     std::unique_ptr<QThreadPool> m_executor;
-    int m_executorMaxThreads;
+    // The executor's own queue: a job is queued here, and the pool is only asked for a
+    // worker (runExecutorJobs()) while fewer than m_executorMaxThreads are busy, not once per
+    // job; finished jobs come back in one list (m_executorDone), completed by one callback
+    // per batch. A QThreadPool::start(), a wake-up of a worker and a callSoonThreadsafe per
+    // job made runInExecutor slower than QtConcurrent (issue 6).
+    std::mutex m_executorMutex;
+    ExecutorJob *m_firstQueued = nullptr; //!< under m_executorMutex
+    ExecutorJob *m_lastQueued = nullptr; //!< under m_executorMutex
+    int m_executorQueued = 0; //!< jobs in the queue; under the mutex
+    int m_executorWorkers = 0; //!< runExecutorJobs() started and not returned; under the mutex
+    int m_executorLingering = 0; //!< workers waiting a moment for a job; under the mutex
+    int m_executorStarting = 0; //!< workers started, not yet at the queue; under the mutex
+    //! m_executorQueued, for a lingering worker to poll without the lock.
+    std::atomic<int> m_executorQueuedHint{ 0 };
+    int m_executorMaxThreads; //!< written under m_executorMutex
+    //! Finished jobs, newest first (pushed by workers, taken by completeFinishedJobs()).
+    std::atomic<ExecutorJob *> m_executorDone{ nullptr };
     int m_executorJobsInFlight = 0;
     ExecutorJob *m_firstJob = nullptr; //!< jobs in flight, in submission order
     ExecutorJob *m_lastJob = nullptr;

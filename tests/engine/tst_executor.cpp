@@ -64,6 +64,10 @@ private Q_SLOTS:
     void maxThreads();
     void virtualClockWaitsForRunningJob();
     void closeWaitsForRunningJobsThenRefusesNewOnes();
+    void completionsArriveInTheOrderJobsFinished();
+    void jobsQueuedTogetherRunSideBySideUpToTheLimit();
+    void loweringMaxThreadsAppliesToQueuedJobs();
+    void jobsFinishedButNotCompletedAreFreedOnCloseOnTheLoopThread();
 };
 
 void tst_Executor::resultArrivesOnLoopThread()
@@ -368,6 +372,147 @@ void tst_Executor::closeWaitsForRunningJobsThenRefusesNewOnes()
     QVERIFY_THROWS_EXCEPTION(RuntimeError, (void)loop.runInExecutor([] { return 1; }));
     QVERIFY_THROWS_EXCEPTION(RuntimeError, (void)loop.runInExecutor([] {}));
     loop.close(); // idempotent
+}
+
+void tst_Executor::completionsArriveInTheOrderJobsFinished()
+{
+    // Jobs that finish while the loop is busy come back as one batch (one callback for all,
+    // not one callSoonThreadsafe each); the batch is a stack the workers push onto, so it
+    // must be turned round: completions in the order the jobs finished, as one by one.
+    EventLoop loop;
+    loop.setExecutorMaxThreads(1); // one worker: jobs finish in submission order
+    constexpr int kJobs = 200;
+    QSemaphore ran;
+    std::vector<Future<int>> futures;
+    std::vector<int> completed;
+    for (int i = 0; i < kJobs; ++i) {
+        futures.push_back(loop.runInExecutor([i, &ran] {
+            ran.release();
+            return i;
+        }));
+        futures.back().addDoneCallback(
+                [&completed, f = futures.back()] { completed.push_back(f.result()); });
+    }
+    ran.acquire(kJobs); // every job has finished before the loop runs once
+    loop.runUntilComplete(futures.back());
+    loop.callSoon([&loop] { loop.stop(); }); // the last done-callback runs after it
+    loop.runForever();
+    QCOMPARE(int(completed.size()), kJobs);
+    for (int i = 0; i < kJobs; ++i) {
+        if (completed[i] != i)
+            QFAIL(qPrintable(
+                    QStringLiteral("completion %1 was job %2's").arg(i).arg(completed[i])));
+    }
+}
+
+void tst_Executor::jobsQueuedTogetherRunSideBySideUpToTheLimit()
+{
+    // Python runs blocking jobs submitted together in as many threads as max_workers allows.
+    // Here only the first submission starts a worker; each worker that takes a job and
+    // leaves more queued starts the next one. Four jobs that each wait for all four to have
+    // started therefore finish only if four workers run at once.
+    EventLoop loop;
+    loop.setExecutorMaxThreads(4);
+    QSemaphore started;
+    QSemaphore gate;
+    std::vector<Future<bool>> jobs;
+    for (int i = 0; i < 4; ++i)
+        jobs.push_back(loop.runInExecutor([&] {
+            started.release();
+            // Generous: a deadlock guard, not a timing assertion.
+            return gate.tryAcquire(1, 30000);
+        }));
+    QVERIFY2(started.tryAcquire(4, 30000), "the four jobs never ran side by side");
+    gate.release(4);
+    for (auto &f : jobs)
+        QVERIFY(loop.runUntilComplete(f));
+}
+
+void tst_Executor::loweringMaxThreadsAppliesToQueuedJobs()
+{
+    // Workers take jobs from the loop's queue until it is empty; after the limit is lowered,
+    // those beyond it return after their current job, so the jobs still queued run one at a
+    // time (as a QThreadPool lowered with setMaxThreadCount() would run them).
+    EventLoop loop;
+    loop.setExecutorMaxThreads(3);
+    QSemaphore started;
+    QSemaphore gate;
+    std::vector<Future<void>> blockers;
+    for (int i = 0; i < 3; ++i)
+        blockers.push_back(loop.runInExecutor([&] {
+            started.release();
+            gate.acquire();
+        }));
+    std::atomic<int> running{ 0 };
+    std::atomic<int> peak{ 0 };
+    std::vector<Future<void>> queued;
+    for (int i = 0; i < 12; ++i) {
+        queued.push_back(loop.runInExecutor([&] {
+            const int now = ++running;
+            int p = peak.load();
+            while (now > p && !peak.compare_exchange_weak(p, now)) { }
+            std::atomic<int> spin{ 0 };
+            while (spin.fetch_add(1, std::memory_order_relaxed) < 20000) { }
+            --running;
+        }));
+    }
+    started.acquire(3); // three workers busy, twelve jobs queued behind them
+    loop.setExecutorMaxThreads(1);
+    gate.release(3);
+    for (auto &f : queued)
+        loop.runUntilComplete(f);
+    for (auto &f : blockers)
+        loop.runUntilComplete(f);
+    QCOMPARE(peak.load(), 1);
+}
+
+namespace {
+//! Counts the live copies of a job's capture and the thread each was destroyed on.
+struct Tracked
+{
+    std::atomic<int> *live;
+    std::atomic<int> *elsewhere; //!< destroyed off the thread that made it
+    Qt::HANDLE thread = QThread::currentThreadId();
+    Tracked(std::atomic<int> *l, std::atomic<int> *e) : live(l), elsewhere(e) { ++*live; }
+    Tracked(const Tracked &o) : live(o.live), elsewhere(o.elsewhere), thread(o.thread) { ++*live; }
+    Tracked &operator=(const Tracked &) = delete;
+    ~Tracked()
+    {
+        --*live;
+        if (QThread::currentThreadId() != thread)
+            ++*elsewhere;
+    }
+};
+} // namespace
+
+void tst_Executor::jobsFinishedButNotCompletedAreFreedOnCloseOnTheLoopThread()
+{
+    // Finished jobs wait on the executor's list for the loop to complete them; a loop closed
+    // before it ever ran frees them (and what their callables captured) itself, on its own
+    // thread, as it frees the completions left in its inbox.
+    std::atomic<int> live{ 0 };
+    std::atomic<int> elsewhere{ 0 };
+    QList<ExceptionContext> reports;
+    {
+        EventLoop loop;
+        loop.setExceptionHandler([&reports](const ExceptionContext &c) { reports.append(c); });
+        QSemaphore ran;
+        std::vector<Future<int>> futures;
+        for (int i = 0; i < 50; ++i)
+            futures.push_back(loop.runInExecutor([&ran, t = Tracked(&live, &elsewhere)] {
+                ran.release();
+                return 1;
+            }));
+        ran.acquire(50);
+        QVERIFY(live.load() > 0);
+        loop.close();
+        QCOMPARE(live.load(), 0);
+        for (auto &f : futures)
+            QVERIFY(f.cancelled());
+    }
+    QCOMPARE(elsewhere.load(), 0);
+    QCOMPARE(reports.size(), 1);
+    QVERIFY(reports.at(0).message.contains(QStringLiteral("50 executor job(s)")));
 }
 
 QTEST_GUILESS_MAIN(tst_Executor)

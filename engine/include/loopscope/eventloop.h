@@ -73,6 +73,8 @@ public:
     // The loop's list of jobs submitted and not completed yet (loop thread only).
     ExecutorJob *m_prevInFlight = nullptr;
     ExecutorJob *m_nextInFlight = nullptr;
+    //! The next job in the executor's queue while queued, then in its list of finished jobs.
+    ExecutorJob *m_nextQueued = nullptr;
 
 protected:
     bool isCancelled() const noexcept { return m_cancelled->load(std::memory_order_relaxed); }
