@@ -232,6 +232,9 @@ public:
 
     // Executor (executor.cpp).
     void submitToExecutor(Ref<ExecutorJob> job);
+    //! m_executorMutex held: whether one more worker should start (fewer than the limit
+    //! run, none lingering or on its way); if so it is counted as on its way.
+    bool claimExecutorWorkerStart() noexcept;
     //! Asks \a pool (m_executor) for one more worker (runExecutorJobs()); loop or worker
     //! thread.
     void startExecutorWorker(QThreadPool *pool);

@@ -107,12 +107,7 @@ void LoopCore::submitToExecutor(Ref<ExecutorJob> job)
         // run side by side up to the limit, one thread wake-up after the other; a burst of
         // small jobs no longer starts (and wakes) a thread for each while the first is on
         // its way.
-        if (m_executorWorkers < m_executorMaxThreads && m_executorLingering == 0
-            && m_executorStarting == 0) {
-            ++m_executorWorkers;
-            ++m_executorStarting;
-            startWorker = true;
-        }
+        startWorker = claimExecutorWorkerStart();
     }
     if (startWorker) {
         try {
@@ -168,6 +163,16 @@ void LoopCore::submitToExecutor(Ref<ExecutorJob> job)
     }
 }
 
+bool LoopCore::claimExecutorWorkerStart() noexcept
+{
+    if (m_executorWorkers >= m_executorMaxThreads || m_executorLingering != 0
+        || m_executorStarting != 0)
+        return false;
+    ++m_executorWorkers;
+    ++m_executorStarting;
+    return true;
+}
+
 void LoopCore::startExecutorWorker(QThreadPool *pool)
 {
     // HandOff: the pool's queue is locked inside Qt, out of ThreadSanitizer's sight. The
@@ -206,12 +211,7 @@ void LoopCore::runExecutorJobs(QThreadPool *pool) noexcept
                 m_executorQueuedHint.store(m_executorQueued, std::memory_order_relaxed);
                 job->m_nextQueued = nullptr;
                 // More left and nobody on the way for them: a helper (see submitToExecutor()).
-                if (m_firstQueued && m_executorWorkers < m_executorMaxThreads
-                    && m_executorLingering == 0 && m_executorStarting == 0) {
-                    ++m_executorWorkers;
-                    ++m_executorStarting;
-                    startHelper = true;
-                }
+                startHelper = m_firstQueued && claimExecutorWorkerStart();
             }
         }
         if (startHelper) {
