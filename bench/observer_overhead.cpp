@@ -72,6 +72,14 @@ struct RunResult
     std::uint64_t dropped = 0;
 };
 
+loopscope::RecorderOptions recorderOptions()
+{
+    loopscope::RecorderOptions o;
+    if (const char *c = std::getenv("LOOPSCOPE_BENCH_RING"))
+        o.capacity = std::size_t(std::atoll(c));
+    return o;
+}
+
 //! Attaches the observer for one run and detaches it before the loop dies.
 class Observed
 {
@@ -81,8 +89,10 @@ public:
         if (what == Attached::Null)
             m_observer = &m_null;
         else if (what == Attached::Recorder)
-            m_observer =
-                    m_recorder.emplace_back(std::make_unique<loopscope::TraceRecorder>()).get();
+            m_observer = m_recorder
+                                 .emplace_back(std::make_unique<loopscope::TraceRecorder>(
+                                         recorderOptions()))
+                                 .get();
         if (m_observer)
             m_loop.addObserver(m_observer);
     }

@@ -144,12 +144,7 @@ void LoopCore::scheduleSoon(Ref<HandleBase> handle)
     checkThread("callSoon");
     handle->m_id = ++m_lastHandleId;
     if (observed() && handle->kind() != HandleKind::Internal) [[unlikely]] {
-        TraceEvent &e = beginEvent(TraceEventKind::HandleScheduled);
-        e.handleKind = handle->kind();
-        e.id = handle->m_id;
-        e.task = handle->m_task;
-        e.location = handle->location();
-        endEvent(e);
+        traceHandle(TraceEventKind::HandleScheduled, *handle);
     }
     m_ready.push(std::move(handle));
     // Inside an iteration the end-of-iteration rearm() posts the wake-up; this keeps it to
@@ -482,7 +477,8 @@ void LoopCore::updateObserved() noexcept
 {
     m_controlWatching = m_stepActive || !m_breakTasks.empty() || m_breakOnFailure || m_breakOnSlow;
     // Breakpoints and steps need the events even with no observer attached.
-    m_observed = !m_observers.empty() || m_controlWatching;
+    m_observed = !m_observers.empty() || !m_sinks.empty() || m_controlWatching;
+    m_traceEventsNeeded = !m_observers.empty() || m_controlWatching;
 }
 
 void LoopCore::pause()
@@ -680,12 +676,7 @@ void LoopCore::runHandle(HandleBase &handle) noexcept
         m_callbackRead = true;
         m_endRead = false;
         restamp(started);
-        TraceEvent &e = beginEvent(TraceEventKind::HandleStarted);
-        e.handleKind = handle.kind();
-        e.id = handle.m_id;
-        e.task = handle.m_task;
-        e.location = handle.location();
-        endEvent(e);
+        traceHandle(TraceEventKind::HandleStarted, handle);
         // Observers learn of the callback before it runs: one that blocks shows as running.
         flushEvents();
     }
@@ -710,20 +701,34 @@ void LoopCore::runHandle(HandleBase &handle) noexcept
         m_lastRead = finished;
         m_carryRead = true;
         restamp(finished);
-        TraceEvent &e = beginEvent(TraceEventKind::HandleFinished);
-        e.handleKind = handle.kind();
-        e.id = handle.m_id;
-        e.task = handle.m_task;
-        e.location = handle.location();
-        e.failed = failed;
-        e.duration = finished - started;
-        endEvent(e);
+        traceHandle(TraceEventKind::HandleFinished, handle, finished - started, failed);
     }
     m_runningHandle = 0;
     if (m_debug)
         reportIfSlow(handle, finished - started);
     handle.m_running = false;
     handle.releaseAfterRun();
+}
+
+void LoopCore::traceHandle(TraceEventKind kind, const HandleBase &handle, Duration took,
+                           bool failed) noexcept
+{
+    const TimePoint time = eventTime();
+    for (RecorderSink *sink : m_sinks)
+        sink->pushHot(kind, time.time_since_epoch().count(), took.count(), handle.m_id, 0,
+                      handle.m_task, handle.kind(), FutureKind::Plain, failed, false,
+                      &handle.location());
+    if (m_traceEventsNeeded) {
+        TraceEvent &e = beginEvent(kind);
+        e.time = time;
+        e.handleKind = handle.kind();
+        e.id = handle.m_id;
+        e.task = handle.m_task;
+        e.location = handle.location();
+        e.failed = failed;
+        e.duration = took;
+        endEvent(e, true);
+    }
 }
 
 void LoopCore::reportIfSlow(const HandleBase &handle, Duration took) noexcept
@@ -1032,10 +1037,24 @@ void LoopCore::emit(TraceEvent &event) noexcept
     endEvent(queued);
 }
 
-void LoopCore::endEvent(TraceEvent &event) noexcept
+void LoopCore::endEvent(TraceEvent &event, bool sinksHaveIt) noexcept
 {
-    // Through the tick clock, so that stamps never go back against the ones it gave.
-    event.time = m_stampValid ? m_stamp : m_clock->at(m_ticks.now());
+    if (!sinksHaveIt) {
+        // Through the tick clock, so that stamps never go back against the ones it gave.
+        event.time = m_stampValid ? m_stamp : m_clock->at(m_ticks.now());
+        // Sinks first: a breakpoint below may emit (LoopPaused), which comes after this.
+        for (RecorderSink *sink : m_sinks) {
+            try {
+                sink->record(event);
+            } catch (...) {
+                ExceptionContext ctx;
+                ctx.message = QStringLiteral("Exception in a loop observer (event %1)")
+                                      .arg(QLatin1String(traceEventKindName(event.kind)));
+                ctx.exception = std::current_exception();
+                callExceptionHandler(ctx);
+            }
+        }
+    }
     if (m_controlWatching)
         watchControl(event);
     if (&event == &m_scratch) {
@@ -1132,8 +1151,14 @@ void LoopCore::addObserver(LoopObserver *observer)
     // observers emit while they are called.
     if (m_pending.empty())
         m_pending.resize(2 * LoopObserver::kMaxRun);
-    if (std::find(m_observers.begin(), m_observers.end(), observer) == m_observers.end()) {
-        m_observers.push_back(observer);
+    const bool attached = observer->m_sink
+            ? std::find(m_sinks.begin(), m_sinks.end(), observer->m_sink) != m_sinks.end()
+            : std::find(m_observers.begin(), m_observers.end(), observer) != m_observers.end();
+    if (!attached) {
+        if (observer->m_sink)
+            m_sinks.push_back(observer->m_sink);
+        else
+            m_observers.push_back(observer);
         observer->m_loop.store(this, std::memory_order_relaxed);
         observer->m_loopThread.store(QThread::currentThreadId(), std::memory_order_release);
     }
@@ -1144,7 +1169,10 @@ void LoopCore::removeObserver(LoopObserver *observer)
 {
     checkThread("removeObserver");
     flushEvents(); // the leaving observer still sees everything up to now
-    if (std::erase(m_observers, observer) != 0 && observer->m_loop.load() == this) {
+    const std::size_t removed = !observer ? 0
+            : observer->m_sink            ? std::erase(m_sinks, observer->m_sink)
+                                          : std::erase(m_observers, observer);
+    if (removed != 0 && observer->m_loop.load() == this) {
         observer->m_loopThread.store(nullptr, std::memory_order_release);
         observer->m_loop.store(nullptr, std::memory_order_relaxed);
     }

@@ -4,6 +4,7 @@
 #include "loopscope/observer.h"
 
 #include "readyqueue_p.h"
+#include "recordersink_p.h"
 #include "tickclock_p.h"
 #include "timerheap_p.h"
 
@@ -128,7 +129,34 @@ public:
         e->location = SourceLocation();
         return *e;
     }
-    void endEvent(TraceEvent &event) noexcept;
+    /*!
+     * Stamps \a event (unless \a sinksHaveIt: the caller stamped it and gave it to the
+     * sinks already, see hotToSinks()), lets breakpoints and steps see it, gives it to the
+     * sinks and queues it for the observers.
+     */
+    void endEvent(TraceEvent &event, bool sinksHaveIt = false) noexcept;
+    /*!
+     * For the hottest events (see RecorderSink): whether recorders are attached, which
+     * take them through RecorderSink::pushHot(), and whether a TraceEvent must be built as
+     * well, for other observers, breakpoints or a step (then endEvent(e, true)).
+     */
+    bool hotToSinks() const noexcept
+    {
+        return !m_sinks.empty();
+    }
+    bool traceEventsNeeded() const noexcept
+    {
+        return m_traceEventsNeeded;
+    }
+    //! The time an event emitted now carries (as endEvent() stamps it), in ns.
+    TimePoint eventTime() noexcept
+    {
+        return m_stampValid ? m_stamp : m_clock->at(m_ticks.now());
+    }
+    const std::vector<RecorderSink *> &sinks() const noexcept
+    {
+        return m_sinks;
+    }
     //! Hands the queued events to the observers (see LoopObserver on when the loop calls it).
     void flushEvents() noexcept
     {
@@ -341,6 +369,10 @@ private:
     bool mayJumpVirtualTime() const noexcept;
 
     void updateObserved() noexcept;
+    //! A callback's HandleScheduled, HandleStarted or HandleFinished, to the sinks and, when
+    //! needed, as a TraceEvent (see hotToSinks()).
+    void traceHandle(TraceEventKind kind, const HandleBase &handle, Duration took = {},
+                     bool failed = false) noexcept;
     void dispatchPending() noexcept;
     void growPending() noexcept;
     void dispatch(std::span<const TraceEvent> events) noexcept;
@@ -415,6 +447,10 @@ private:
 
     ExceptionHandler m_exceptionHandler;
     std::vector<LoopObserver *> m_observers;
+    //! Recorders written to directly (LoopObserver::setEventSink()), not in m_observers.
+    std::vector<RecorderSink *> m_sinks;
+    //! Observers (not sinks), breakpoints or a step watch: events are built as TraceEvents.
+    bool m_traceEventsNeeded = false;
     // Events not handed to the observers yet (the first m_pendingCount slots), and the run
     // being handed over (swapped, so that an observer may emit while it is called). Slots
     // are reused, never destroyed between runs.

@@ -2,6 +2,7 @@
 
 #include "chrometrace_p.h"
 #include "eventring_p.h"
+#include "recordersink_p.h"
 #include "stringtable_p.h"
 
 #include <QSaveFile>
@@ -155,13 +156,11 @@ struct UnawaitedFuture
 
 } // namespace
 
-class TraceRecorder::Private
+class TraceRecorder::Private final : public detail::RecorderSink
 {
 public:
     explicit Private(RecorderOptions o)
-        : options(o),
-          ring(o.capacity),
-          strings(o.stringCapacity, o.maxStringLength, ring.capacity())
+        : RecorderSink(o.capacity, o.stringCapacity, o.maxStringLength), options(o)
     {
         options.capacity = ring.capacity();
         options.stringCapacity =
@@ -181,18 +180,27 @@ public:
     //! compact()'s inverse, for replay: the TraceEvent \a r was made from (its location
     //! aside, which replay() interns as text).
     static TraceEvent expand(const RecordedEvent &r, const QString &text);
-    //! Loop thread: appends \a r to the ring and updates the aggregates with \a e.
-    void record(const TraceEvent &e, const RecordedEvent &r);
+    //! Loop thread (RecorderSink): one event.
+    void record(const TraceEvent &e) override { recordRun({ &e, 1 }); }
     //! Loop thread: record() for a run of events, the aggregates under one lock.
     void recordRun(std::span<const TraceEvent> events);
+    //! Loop thread: appends \a r, made from \a e, and aggregates it.
+    void recordCompacted(const TraceEvent &e, const RecordedEvent &r);
+    //! Loop thread (RecorderSink).
+    void aggregateBacklog() noexcept override;
 
     // Aggregates: statsMutex held.
+    //! Takes in the events published since the last call (the hot ones, see RecorderSink;
+    //! every other event was aggregated as it was recorded).
+    void catchUpLocked();
     void update(const TraceEvent &e, const RecordedEvent &r);
-    void callbackFinished(const TraceEvent &e, std::int64_t now);
+    //! update() for the hot kinds, from the compact event alone.
+    void updateHot(const RecordedEvent &r);
+    void callbackFinished(const RecordedEvent &r);
     void taskCreated(const TraceEvent &e, const RecordedEvent &r, std::int64_t now);
     void taskScheduled(std::uint64_t id, std::int64_t now);
-    void stepBegin(const TraceEvent &e, std::int64_t now);
-    void stepEnd(const TraceEvent &e, std::int64_t now);
+    void stepBegin(const RecordedEvent &r);
+    void stepEnd(const RecordedEvent &r);
     void taskDone(const TraceEvent &e, std::int64_t now);
     void exceptionNeverRetrieved(const TraceEvent &e, std::int64_t now);
     void loopClosed();
@@ -303,8 +311,6 @@ public:
     }
 
     RecorderOptions options;
-    detail::EventRing ring;
-    detail::StringTable strings;
 
     // Consumer side of the ring; the producer never takes this.
     mutable std::mutex consumerMutex;
@@ -331,9 +337,8 @@ public:
     LoopStats loop;
     std::array<std::deque<Lint>, kLintKindCount> lints;
     std::array<std::uint64_t, kLintKindCount> lintCounts{};
-    // Written by the loop thread for every event, without the lock.
-    std::atomic<std::int64_t> firstEventNs{ -1 };
-    std::atomic<std::int64_t> lastEventNs{ -1 };
+    //! The ring position up to which the aggregates took events in (catchUpLocked()).
+    std::uint64_t aggregatedPos = 0;
     std::uint64_t cachedId = 0;
     TaskRecord *cachedRecord = nullptr; // into live: node pointers survive rehashing
     //! live's records by id modulo the size (task ids are dense): one probe where live.find()
@@ -350,8 +355,6 @@ public:
     std::int64_t windowStart = -1;
     std::uint64_t windowCallbacks = 0;
     bool closeNoted = false;
-    //! recordRun()'s compact events, loop thread only (keeps its capacity).
-    std::vector<RecordedEvent> run;
 };
 
 void TraceRecorder::Private::compactInto(const TraceEvent &e, std::uint64_t pos, RecordedEvent &r)
@@ -527,57 +530,96 @@ TraceEvent TraceRecorder::Private::expand(const RecordedEvent &r, const QString 
     return e;
 }
 
-void TraceRecorder::Private::record(const TraceEvent &e, const RecordedEvent &r)
-{
-    ring.push(r);
-    // Only the loop thread writes these: plain stores, no read-modify-write.
-    if (firstEventNs.load(std::memory_order_relaxed) < 0)
-        firstEventNs.store(r.time, std::memory_order_relaxed);
-    lastEventNs.store(r.time, std::memory_order_relaxed);
-    if (!touchesAggregates(e))
-        return;
-    std::lock_guard lock(statsMutex);
-    update(e, r);
-}
-
 void TraceRecorder::Private::recordRun(std::span<const TraceEvent> events)
 {
     if (events.empty())
         return;
-    if (run.size() < events.size())
-        run.resize(events.size());
-    bool aggregates = false;
-    for (std::size_t i = 0; i < events.size(); ++i) {
-        RecordedEvent &r = run[i];
-        compactInto(events[i], ring.nextPosition(), r);
-        ring.push(r);
-        aggregates = aggregates || touchesAggregates(events[i]);
-        if (events[i].kind == TraceEventKind::HandleStarted && events[i].task) {
-            // A task's step starts: its record is needed by the next run (TaskStepBegin), so
-            // start fetching it now, while the engine resumes the coroutine. Only the loop
-            // thread writes liveIndex: no lock needed to read it here.
-            const LiveSlot &slot = liveIndex[events[i].task & kLiveIndexMask];
-            if (slot.id == events[i].task)
-                __builtin_prefetch(slot.record, 1);
+    RecordedEvent r;
+    if (m_backlog + events.size() < m_batch
+        && std::none_of(events.begin(), events.end(), touchesAggregates)) {
+        // Nothing to aggregate: no lock (the backlog's catch-up skips these). Within the
+        // batch, so that nothing not aggregated yet is overwritten.
+        for (const TraceEvent &e : events) {
+            compactInto(e, ring.nextPosition(), r);
+            ring.push(r);
+            noteTime(r.time);
         }
-    }
-    if (firstEventNs.load(std::memory_order_relaxed) < 0)
-        firstEventNs.store(run.front().time, std::memory_order_relaxed);
-    const std::int64_t lastTime = run[events.size() - 1].time;
-    lastEventNs.store(lastTime, std::memory_order_relaxed);
-    if (!aggregates)
+        m_backlog += std::uint32_t(events.size());
         return;
-    // A reader may see the ring a run ahead of the aggregates, as it could see it an event
-    // ahead before: both only ever move forward.
-    std::lock_guard lock(statsMutex);
-    for (std::size_t i = 0; i < events.size(); ++i) {
-        if (!touchesAggregates(events[i]))
-            continue;
-        // The time an abandoned task or the loop's close is noted at (lastEventTime()).
-        lastEventNs.store(run[i].time, std::memory_order_relaxed);
-        update(events[i], run[i]);
     }
-    lastEventNs.store(lastTime, std::memory_order_relaxed);
+    // Under the lock from before the first push: a reader catching up never meets one of
+    // these events before it was aggregated here, with its text.
+    std::lock_guard lock(statsMutex);
+    catchUpLocked();
+    for (const TraceEvent &e : events) {
+        compactInto(e, ring.nextPosition(), r);
+        ring.push(r);
+        noteTime(r.time);
+        if (touchesAggregates(e))
+            update(e, r);
+    }
+    aggregatedPos = ring.nextPosition();
+    m_backlog = 0;
+}
+
+void TraceRecorder::Private::recordCompacted(const TraceEvent &e, const RecordedEvent &r)
+{
+    std::lock_guard lock(statsMutex);
+    catchUpLocked();
+    ring.push(r);
+    noteTime(r.time);
+    update(e, r);
+    aggregatedPos = ring.nextPosition();
+    m_backlog = 0;
+}
+
+void TraceRecorder::Private::aggregateBacklog() noexcept
+{
+    std::lock_guard lock(statsMutex);
+    // The loop thread reads its own events back without the readers' checks (a tenth of a
+    // recorded task switch with them).
+    const std::uint64_t head = ring.nextPosition();
+    RecordedEvent r;
+    for (std::uint64_t pos = aggregatedPos; pos < head; ++pos) {
+        ring.producerRead(pos, r);
+        updateHot(r);
+    }
+    aggregatedPos = std::max(aggregatedPos, head);
+    m_backlog = 0;
+}
+
+void TraceRecorder::Private::catchUpLocked()
+{
+    const std::uint64_t head = ring.published();
+    RecordedEvent r;
+    // The loop thread aggregates before the ring could overwrite anything not aggregated
+    // (RecorderSink::aggregationBatch()), so every read succeeds; a failed one is skipped.
+    for (std::uint64_t pos = aggregatedPos; pos < head; ++pos)
+        if (ring.read(pos, r))
+            updateHot(r);
+    aggregatedPos = std::max(aggregatedPos, head);
+}
+
+void TraceRecorder::Private::updateHot(const RecordedEvent &r)
+{
+    using K = TraceEventKind;
+    switch (r.kind) {
+    case K::HandleScheduled:
+        if (r.handleKind == HandleKind::TaskStep && r.aux)
+            taskScheduled(r.aux, r.time);
+        break;
+    case K::HandleFinished:
+        callbackFinished(r);
+        break;
+    case K::TaskStepBegin:
+        stepBegin(r);
+        break;
+    case K::TaskStepEnd:
+        stepEnd(r);
+        break;
+    default:
+        break;
+    }
 }
 
 void TraceRecorder::Private::update(const TraceEvent &e, const RecordedEvent &r)
@@ -600,11 +642,10 @@ void TraceRecorder::Private::update(const TraceEvent &e, const RecordedEvent &r)
                             .arg(millis(e.duration)));
         break;
     case K::HandleScheduled:
-        if (e.handleKind == HandleKind::TaskStep && e.task)
-            taskScheduled(e.task, now);
-        break;
     case K::HandleFinished:
-        callbackFinished(e, now);
+    case K::TaskStepBegin:
+    case K::TaskStepEnd:
+        updateHot(r);
         break;
     case K::TimerArmed:
         ++loop.timersArmed;
@@ -644,12 +685,6 @@ void TraceRecorder::Private::update(const TraceEvent &e, const RecordedEvent &r)
     case K::TaskCreated:
         taskCreated(e, r, now);
         break;
-    case K::TaskStepBegin:
-        stepBegin(e, now);
-        break;
-    case K::TaskStepEnd:
-        stepEnd(e, now);
-        break;
     case K::TaskDone:
         taskDone(e, now);
         break;
@@ -672,12 +707,14 @@ void TraceRecorder::Private::update(const TraceEvent &e, const RecordedEvent &r)
     }
 }
 
-void TraceRecorder::Private::callbackFinished(const TraceEvent &e, std::int64_t now)
+void TraceRecorder::Private::callbackFinished(const RecordedEvent &r)
 {
+    const std::int64_t now = r.time;
+    const Duration duration(r.duration);
     ++loop.callbacks;
-    if (e.failed)
+    if (r.failed)
         ++loop.failedCallbacks;
-    loop.callbackDurations.add(e.duration);
+    loop.callbackDurations.add(duration);
     if (windowStart < 0)
         windowStart = now;
     ++windowCallbacks;
@@ -687,14 +724,14 @@ void TraceRecorder::Private::callbackFinished(const TraceEvent &e, std::int64_t 
         windowStart = now;
         windowCallbacks = 0;
     }
-    if (e.duration > options.slowCallbackThreshold) {
-        QString what = e.handleKind == HandleKind::TaskStep && e.task
-                ? QStringLiteral("a step of %1").arg(taskLabel(e.task))
+    if (duration > options.slowCallbackThreshold) {
+        QString what = r.handleKind == HandleKind::TaskStep && r.aux
+                ? QStringLiteral("a step of %1").arg(taskLabel(r.aux))
                 : QStringLiteral("%1 callback #%2")
-                          .arg(QLatin1String(handleKindName(e.handleKind)))
-                          .arg(e.id);
-        addLint(LintKind::SlowCallback, e.task, e.id, now, e.duration,
-                QStringLiteral("Executing %1 took %2").arg(what, millis(e.duration)));
+                          .arg(QLatin1String(handleKindName(r.handleKind)))
+                          .arg(r.id);
+        addLint(LintKind::SlowCallback, r.aux, r.id, now, duration,
+                QStringLiteral("Executing %1 took %2").arg(what, millis(duration)));
     }
 }
 
@@ -747,8 +784,9 @@ void TraceRecorder::Private::taskScheduled(std::uint64_t id, std::int64_t now)
     }
 }
 
-void TraceRecorder::Private::stepBegin(const TraceEvent &e, std::int64_t now)
+void TraceRecorder::Private::stepBegin(const RecordedEvent &e)
 {
+    const std::int64_t now = e.time;
     ++loop.taskSteps;
     TaskRecord *rec = findLive(e.id);
     if (!rec) {
@@ -772,20 +810,22 @@ void TraceRecorder::Private::stepBegin(const TraceEvent &e, std::int64_t now)
     }
     s.state = TaskStats::State::Running;
     s.stateSinceNs = now;
-    s.steps = std::max<std::uint64_t>(s.steps + 1, e.count);
+    s.steps = std::max<std::uint64_t>(s.steps + 1, e.aux);
     rec->scheduledDuringStep = -1;
 }
 
-void TraceRecorder::Private::stepEnd(const TraceEvent &e, std::int64_t now)
+void TraceRecorder::Private::stepEnd(const RecordedEvent &e)
 {
-    loop.stepDurations.add(e.duration);
+    const std::int64_t now = e.time;
+    const Duration duration(e.duration);
+    loop.stepDurations.add(duration);
     if (e.related)
         unawaited.erase(e.related); // somebody awaits it now
     TaskRecord *rec = findLive(e.id);
     if (!rec)
         return;
     TaskStats &s = rec->stats;
-    s.busy += e.duration;
+    s.busy += duration;
     if (e.related)
         ++s.waits;
     if (e.yielded) {
@@ -1004,7 +1044,7 @@ std::vector<Lint> TraceRecorder::Private::busyPollingLints() const
 TraceRecorder::TraceRecorder(RecorderOptions options)
     : LoopObserver(Delivery::Batched), d(std::make_unique<Private>(options))
 {
-    d->run.resize(LoopObserver::kMaxRun);
+    setEventSink(d.get());
 }
 
 TraceRecorder::~TraceRecorder() = default;
@@ -1016,7 +1056,7 @@ const RecorderOptions &TraceRecorder::options() const noexcept
 
 void TraceRecorder::onEvent(const TraceEvent &event)
 {
-    d->record(event, d->compact(event, d->ring.nextPosition()));
+    d->recordRun({ &event, 1 });
 }
 
 void TraceRecorder::onEvents(std::span<const TraceEvent> events)
@@ -1031,7 +1071,7 @@ void TraceRecorder::replay(const RecordedEvent &event, const QString &text, cons
     RecordedEvent r = d->compact(e, pos);
     if (!location.isEmpty())
         r.location = d->strings.internText(location, pos);
-    d->record(e, r);
+    d->recordCompacted(e, r);
 }
 
 std::size_t TraceRecorder::drain(std::vector<RecordedEvent> &out)
@@ -1115,6 +1155,7 @@ std::vector<TaskStats> TraceRecorder::tasks() const
 {
     catchUp();
     std::lock_guard lock(d->statsMutex);
+    d->catchUpLocked();
     // The id order is kept as tasks come and go: no sort of 10,000 tasks on every call.
     d->tidyLiveOrder();
     std::vector<TaskStats> out;
@@ -1129,6 +1170,7 @@ std::vector<TaskStats> TraceRecorder::tasksChangedSince(std::uint64_t &version) 
 {
     catchUp();
     std::lock_guard lock(d->statsMutex);
+    d->catchUpLocked();
     d->tidyLiveOrder();
     std::vector<TaskStats> out;
     const std::uint64_t since = version;
@@ -1148,6 +1190,7 @@ std::optional<TaskStats> TraceRecorder::task(std::uint64_t taskId) const
 {
     catchUp();
     std::lock_guard lock(d->statsMutex);
+    d->catchUpLocked();
     if (const TaskStats *t = d->findAny(taskId))
         return *t;
     return std::nullopt;
@@ -1157,6 +1200,7 @@ LoopStats TraceRecorder::loopStats() const
 {
     catchUp();
     std::lock_guard lock(d->statsMutex);
+    d->catchUpLocked();
     LoopStats s = d->loop;
     s.liveTasks = d->live.size();
     s.firstEventNs = d->firstEventNs.load(std::memory_order_relaxed);
@@ -1170,6 +1214,7 @@ std::vector<Lint> TraceRecorder::lints() const
 {
     catchUp();
     std::lock_guard lock(d->statsMutex);
+    d->catchUpLocked();
     std::vector<Lint> out;
     for (const auto &kept : d->lints)
         out.insert(out.end(), kept.begin(), kept.end());
@@ -1184,6 +1229,7 @@ std::uint64_t TraceRecorder::lintCount(LintKind kind) const
 {
     catchUp();
     std::lock_guard lock(d->statsMutex);
+    d->catchUpLocked();
     if (kind == LintKind::BusyPolling) {
         // Computed from the tasks' aggregates rather than recorded as it happens.
         std::uint64_t n = 0;
@@ -1218,6 +1264,7 @@ ExceptionHandler TraceRecorder::exceptionHandler(ExceptionHandler next)
 void TraceRecorder::noteLoopClosed()
 {
     std::lock_guard lock(d->statsMutex);
+    d->catchUpLocked();
     d->loopClosed();
 }
 

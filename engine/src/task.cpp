@@ -331,10 +331,18 @@ void TaskCore::step()
     const bool traced = loop->observed();
     const auto started = traced ? loop->callbackStarted() : std::chrono::steady_clock::time_point();
     if (traced) [[unlikely]] {
-        TraceEvent &e = loop->beginEvent(TraceEventKind::TaskStepBegin);
-        e.id = m_id;
-        e.count = m_steps;
-        loop->endEvent(e);
+        const TimePoint time = loop->eventTime();
+        for (RecorderSink *sink : loop->sinks())
+            sink->pushHot(TraceEventKind::TaskStepBegin, time.time_since_epoch().count(), 0, m_id,
+                          0, m_steps, HandleKind::CallSoon, FutureKind::Plain, false, false,
+                          nullptr);
+        if (loop->traceEventsNeeded()) {
+            TraceEvent &e = loop->beginEvent(TraceEventKind::TaskStepBegin);
+            e.time = time;
+            e.id = m_id;
+            e.count = m_steps;
+            loop->endEvent(e, true);
+        }
     }
     std::coroutine_handle<> h = std::exchange(m_resume, {});
     {
@@ -346,19 +354,32 @@ void TaskCore::step()
     const bool yielded = std::exchange(m_yielded, false);
     if (traced) [[unlikely]] {
         const auto finished = loop->stepEnded();
-        TraceEvent &e = loop->beginEvent(TraceEventKind::TaskStepEnd);
-        e.id = m_id;
-        e.count = m_steps;
+        std::uint64_t awaited = 0;
+        FutureKind awaitedKind = FutureKind::Plain;
         if (m_waitingOn && !m_root.done()) {
-            e.related = m_waitingOn->id();
-            e.futureKind = m_waitingOn->kind();
+            awaited = m_waitingOn->id();
+            awaitedKind = m_waitingOn->kind();
         } else if (m_sleepState == SleepState::Armed && !m_root.done()) {
-            e.related = sleepIds().sleepFutureId;
-            e.futureKind = FutureKind::Sleep;
+            awaited = sleepIds().sleepFutureId;
+            awaitedKind = FutureKind::Sleep;
         }
-        e.yielded = yielded; // its next step is already scheduled
-        e.duration = finished - started;
-        loop->endEvent(e);
+        const Duration took = finished - started;
+        const TimePoint time = loop->eventTime();
+        for (RecorderSink *sink : loop->sinks())
+            sink->pushHot(TraceEventKind::TaskStepEnd, time.time_since_epoch().count(),
+                          took.count(), m_id, awaited, m_steps, HandleKind::CallSoon, awaitedKind,
+                          false, yielded, nullptr);
+        if (loop->traceEventsNeeded()) {
+            TraceEvent &e = loop->beginEvent(TraceEventKind::TaskStepEnd);
+            e.time = time;
+            e.id = m_id;
+            e.count = m_steps;
+            e.related = awaited;
+            e.futureKind = awaitedKind;
+            e.yielded = yielded; // its next step is already scheduled
+            e.duration = took;
+            loop->endEvent(e, true);
+        }
     }
     if (m_root.done()) {
         finish();

@@ -10,6 +10,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -112,6 +113,8 @@ private Q_SLOTS:
     void tasksChangedSinceReportsEachChangeOnce();
     void loopAggregates();
     void aggregatesCountEveryEventThoughTheRingOverflows();
+    void aggregatesAreUpToDateForAnotherThreadWhileACallbackRuns();
+    void recorderSeesWhatOtherObserversSee();
     void lintExceptionNeverRetrieved();
     void lintDestroyedPending();
     void lintSlowCallbackAndBlockedLoop();
@@ -679,6 +682,94 @@ void tst_Recorder::aggregatesCountEveryEventThoughTheRingOverflows()
     QCOMPARE(t->steps, std::uint64_t(kYields + 1));
     QCOMPARE(t->yields, std::uint64_t(kYields));
     QCOMPARE(t->state, State::Finished);
+}
+
+void tst_Recorder::aggregatesAreUpToDateForAnotherThreadWhileACallbackRuns()
+{
+    // The loop writes a callback's events straight into the ring and the aggregates take
+    // them in later, in batches; a reader on another thread must still see every callback
+    // that finished, while the loop is busy in the next one.
+    Fixture f(quietOptions());
+    constexpr int kCallbacks = 10; // well under a batch
+    for (int i = 0; i < kCallbacks; ++i)
+        f.loop.callSoon([] {});
+    loopscope::LoopStats seen;
+    std::optional<TaskStats> seenTask;
+    std::uint64_t taskId = 0;
+    auto observed = [&]() -> Coro<void> {
+        co_await loopscope::sleep(0s);
+        co_await loopscope::sleep(0s);
+        // Blocks the loop while another thread asks.
+        std::thread reader([&] {
+            seen = f.rec.loopStats();
+            seenTask = f.rec.task(taskId);
+        });
+        reader.join();
+    };
+    auto task = f.loop.createTask(observed());
+    taskId = task.taskId();
+    f.loop.runUntilComplete(task);
+    QCOMPARE(seen.callbacks, std::uint64_t(kCallbacks + 2)); // and the task's first two steps
+    QCOMPARE(seen.taskSteps, std::uint64_t(3)); // the third is running
+    QVERIFY(seenTask.has_value());
+    QCOMPARE(seenTask->state, State::Running);
+    QCOMPARE(seenTask->steps, std::uint64_t(3));
+    QCOMPARE(seenTask->yields, std::uint64_t(2));
+}
+
+//! Keeps every event it is given, as the recorder would store it.
+class Collector final : public loopscope::LoopObserver
+{
+public:
+    void onEvent(const loopscope::TraceEvent &e) override { events.push_back(e); }
+    std::vector<loopscope::TraceEvent> events;
+};
+
+void tst_Recorder::recorderSeesWhatOtherObserversSee()
+{
+    // The recorder takes the hottest events directly and the rest as TraceEvents; another
+    // observer gets all of them as TraceEvents, in runs. Both must see the same stream.
+    Collector collector;
+    Fixture f(quietOptions());
+    f.loop.addObserver(&collector);
+    int total = 0;
+    auto body = [&]() -> Coro<void> {
+        co_await loopscope::sleep(0s);
+        const int v = co_await sleeper(5ms, 3);
+        loopscope::Future<int> fut = f.loop.createFuture<int>();
+        f.loop.callLater(1ms, [fut]() mutable { fut.setResult(4); });
+        total = v + co_await fut;
+        try {
+            co_await failing("boom");
+        } catch (const std::runtime_error &) {
+        }
+    };
+    auto task = f.loop.createTask(body());
+    f.loop.callSoon([] {});
+    f.loop.runUntilComplete(task);
+    f.loop.removeObserver(&collector);
+    QCOMPARE(total, 7);
+    std::vector<RecordedEvent> recorded;
+    f.rec.drain(recorded);
+    QCOMPARE(f.rec.droppedEvents(), std::uint64_t(0));
+    // The recorder was attached first, so it also holds the events from before the collector.
+    QVERIFY(recorded.size() >= collector.events.size());
+    const std::size_t offset = recorded.size() - collector.events.size();
+    QVERIFY(collector.events.size() > 30);
+    for (std::size_t i = 0; i < collector.events.size(); ++i) {
+        const loopscope::TraceEvent &e = collector.events[i];
+        const RecordedEvent &r = recorded[offset + i];
+        QCOMPARE(int(r.kind), int(e.kind));
+        QCOMPARE(r.id, e.id);
+        QCOMPARE(r.time, e.time.time_since_epoch().count());
+        QCOMPARE(int(r.handleKind), int(e.handleKind));
+        QCOMPARE(r.failed, e.failed);
+        QCOMPARE(r.yielded, e.yielded);
+        if (e.kind == Kind::HandleFinished || e.kind == Kind::TaskStepEnd)
+            QCOMPARE(r.duration, e.duration.count());
+        if (e.kind == Kind::TaskStepEnd)
+            QCOMPARE(r.related, e.related);
+    }
 }
 
 void tst_Recorder::loopAggregates()

@@ -16,7 +16,8 @@ namespace loopscope {
 
 namespace detail {
 class LoopCore;
-}
+class RecorderSink;
+} // namespace detail
 
 //! What a future stands for, so a trace can say what a task waits on.
 enum class FutureKind : std::uint8_t {
@@ -184,9 +185,14 @@ protected:
      */
     void catchUp() const noexcept;
 
+    //! The engine's own recorder (TraceRecorder): the loop writes every event to \a sink as
+    //! it happens instead of calling onEvent()/onEvents() (see detail::RecorderSink).
+    void setEventSink(detail::RecorderSink *sink) noexcept { m_sink = sink; }
+
 private:
     friend class detail::LoopCore;
     Delivery m_delivery = Delivery::PerEvent;
+    detail::RecorderSink *m_sink = nullptr;
     // The loop it is attached to and that loop's thread, set by the loop on its thread;
     // catchUp() dereferences the loop only on that thread, where it is alive while attached.
     std::atomic<detail::LoopCore *> m_loop{ nullptr };

@@ -1,0 +1,103 @@
+#pragma once
+
+#include "loopscope/observer.h"
+#include "loopscope/recorder.h"
+
+#include "eventring_p.h"
+#include "stringtable_p.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace loopscope::detail {
+
+/*!
+ * TraceRecorder's core as the loop sees it: the loop writes every event to it as the event
+ * happens, on the loop thread, instead of queueing TraceEvents and handing them over in runs
+ * (LoopObserver::setEventSink()).
+ *
+ * The hottest events (a callback's HandleScheduled, HandleStarted and HandleFinished, a task
+ * step's TaskStepBegin and TaskStepEnd) come through pushHot(), inline: no TraceEvent is
+ * built, nothing is queued, no lock is taken. They go straight into the ring, and the
+ * aggregates (task and loop statistics) take them in later, read back from the ring in
+ * batches under one lock: by the loop thread every aggregationBatch() events, and by any
+ * reader that asks for aggregates (which catches up to the last event published). Events
+ * that carry text, and the rest, come through record() as TraceEvents, and are aggregated
+ * at once, after the batch before them. Either way each event arrives once, in order.
+ *
+ * Why: building a 150-byte TraceEvent, handing it over and compacting it again, then
+ * locking the aggregates for every run, was most of a recorded task switch (task_yield
+ * profile, issue 6).
+ */
+class RecorderSink
+{
+public:
+    RecorderSink(std::size_t capacity, std::size_t stringCapacity, std::size_t maxStringLength)
+        : ring(capacity),
+          strings(stringCapacity, maxStringLength, ring.capacity()),
+          m_batch(std::uint32_t(std::clamp<std::size_t>(ring.capacity() / 2, 1, 256)))
+    {
+    }
+
+    //! Loop thread: one hot event (see the class), in its compact form.
+    void pushHot(TraceEventKind kind, std::int64_t time, std::int64_t duration, std::uint64_t id,
+                 std::uint64_t related, std::uint64_t aux, HandleKind handleKind,
+                 FutureKind futureKind, bool failed, bool yielded,
+                 const SourceLocation *location) noexcept
+    {
+        RecordedEvent r;
+        r.time = time;
+        r.duration = duration;
+        r.id = id;
+        r.related = related;
+        r.aux = aux;
+        r.kind = kind;
+        r.handleKind = handleKind;
+        r.futureKind = futureKind;
+        r.failed = failed;
+        r.yielded = yielded;
+        // A string table that cannot grow ends the program here, as any allocation failure
+        // in the loop's noexcept emission paths does.
+        if (location)
+            r.location = strings.internLocation(*location, ring.nextPosition());
+        ring.push(r);
+        noteTime(time);
+        if (++m_backlog >= m_batch) [[unlikely]]
+            aggregateBacklog();
+    }
+    //! Loop thread: any event as a TraceEvent (see the class).
+    virtual void record(const TraceEvent &event) = 0;
+
+    //! Events the loop thread pushes before it aggregates them itself.
+    std::uint32_t aggregationBatch() const noexcept { return m_batch; }
+
+protected:
+    ~RecorderSink() = default;
+
+    //! Loop thread: the aggregates take in every event published so far.
+    virtual void aggregateBacklog() noexcept = 0;
+
+    //! Loop thread: the first and last event's time, without a lock (only it writes them).
+    void noteTime(std::int64_t time) noexcept
+    {
+        if (firstEventNs.load(std::memory_order_relaxed) < 0) [[unlikely]]
+            firstEventNs.store(time, std::memory_order_relaxed);
+        lastEventNs.store(time, std::memory_order_relaxed);
+    }
+
+public:
+    EventRing ring;
+    StringTable strings;
+    std::atomic<std::int64_t> firstEventNs{ -1 };
+    std::atomic<std::int64_t> lastEventNs{ -1 };
+
+protected:
+    //! Loop thread only: events pushed since it last aggregated.
+    std::uint32_t m_backlog = 0;
+    //! At most half the ring, so that no event is overwritten before it was aggregated.
+    const std::uint32_t m_batch;
+};
+
+} // namespace loopscope::detail
