@@ -716,14 +716,14 @@ void LoopCore::traceHandle(TraceEventKind kind, const HandleBase &handle, Durati
     const TimePoint time = eventTime();
     for (RecorderSink *sink : m_sinks)
         sink->pushHot(kind, time.time_since_epoch().count(), took.count(), handle.m_id, 0,
-                      handle.m_task, handle.kind(), FutureKind::Plain, failed, false,
+                      handle.taskId(), handle.kind(), FutureKind::Plain, failed, false,
                       &handle.location());
     if (m_traceEventsNeeded) {
         TraceEvent &e = beginEvent(kind);
         e.time = time;
         e.handleKind = handle.kind();
         e.id = handle.m_id;
-        e.task = handle.m_task;
+        e.task = handle.taskId();
         e.location = handle.location();
         e.failed = failed;
         e.duration = took;

@@ -228,9 +228,9 @@ CallbackId FutureBase::addDoneCallback(Callback fn, const void *identity, Handle
         // Python: add_done_callback on a done future schedules the call at once.
         Ref<FutureBase> self(this);
         auto run = [self, fn = std::move(fn)]() mutable { fn(*self); };
-        Ref<HandleBase> h(new CallbackHandle<decltype(run)>(kind, location, std::move(run)));
+        auto *h = new TaskCallbackHandle<decltype(run)>(kind, location, std::move(run));
         h->m_task = taskId;
-        m_loop->scheduleSoon(std::move(h));
+        m_loop->scheduleSoon(Ref<HandleBase>(h));
         return id;
     }
     callbacks().push_back(Entry{ id, identity, std::move(fn), kind, location, taskId });
@@ -270,9 +270,9 @@ void FutureBase::scheduleCallbacks()
     Ref<FutureBase> self(this);
     for (Entry &e : callbacks) {
         auto run = [self, fn = std::move(e.fn)]() mutable { fn(*self); };
-        Ref<HandleBase> h(new CallbackHandle<decltype(run)>(e.kind, e.location, std::move(run)));
+        auto *h = new TaskCallbackHandle<decltype(run)>(e.kind, e.location, std::move(run));
         h->m_task = e.task;
-        m_loop->scheduleSoon(std::move(h));
+        m_loop->scheduleSoon(Ref<HandleBase>(h));
     }
 }
 

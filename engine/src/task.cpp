@@ -158,10 +158,10 @@ void TaskCore::scheduleStep()
         (void)self;
         core->step();
     };
-    Ref<HandleBase> h(
-            new CallbackHandle<decltype(run)>(HandleKind::TaskStep, m_location, std::move(run)));
+    auto *h =
+            new TaskCallbackHandle<decltype(run)>(HandleKind::TaskStep, m_location, std::move(run));
     h->m_task = m_id;
-    m_self->loopCore()->scheduleSoon(std::move(h));
+    m_self->loopCore()->scheduleSoon(Ref<HandleBase>(h));
 }
 
 void TaskCore::traceDone(bool abandoned) noexcept
@@ -562,10 +562,10 @@ void TaskCore::scheduleSleepWakeup()
         }
         task->step();
     };
-    Ref<HandleBase> h(
-            new CallbackHandle<decltype(wake)>(HandleKind::TaskStep, m_location, std::move(wake)));
+    auto *h = new TaskCallbackHandle<decltype(wake)>(HandleKind::TaskStep, m_location,
+                                                     std::move(wake));
     h->m_task = m_id;
-    m_self->loopCore()->scheduleSoon(std::move(h));
+    m_self->loopCore()->scheduleSoon(Ref<HandleBase>(h));
 }
 
 void TaskCore::endSleep()
