@@ -769,6 +769,12 @@ void tst_Recorder::recorderSeesWhatOtherObserversSee()
             QCOMPARE(r.duration, e.duration.count());
         if (e.kind == Kind::TaskStepEnd)
             QCOMPARE(r.related, e.related);
+        if (e.kind == Kind::HandleScheduled || e.kind == Kind::HandleStarted
+            || e.kind == Kind::HandleFinished) {
+            QCOMPARE(r.aux, e.task);
+            if (e.handleKind == loopscope::HandleKind::TaskStep)
+                QCOMPARE(e.task, task.taskId()); // steps know their task
+        }
     }
 }
 
