@@ -710,8 +710,8 @@ void LoopCore::runHandle(HandleBase &handle) noexcept
     handle.releaseAfterRun();
 }
 
-void LoopCore::traceHandle(TraceEventKind kind, const HandleBase &handle, Duration took,
-                           bool failed) noexcept
+inline void LoopCore::traceHandle(TraceEventKind kind, const HandleBase &handle, Duration took,
+                                  bool failed) noexcept
 {
     const TimePoint time = eventTime();
     for (RecorderSink *sink : m_sinks)

@@ -371,8 +371,9 @@ private:
     void updateObserved() noexcept;
     //! A callback's HandleScheduled, HandleStarted or HandleFinished, to the sinks and, when
     //! needed, as a TraceEvent (see hotToSinks()).
-    void traceHandle(TraceEventKind kind, const HandleBase &handle, Duration took = {},
-                     bool failed = false) noexcept;
+    [[gnu::always_inline]] inline void traceHandle(TraceEventKind kind, const HandleBase &handle,
+                                                   Duration took = {},
+                                                   bool failed = false) noexcept;
     void dispatchPending() noexcept;
     void growPending() noexcept;
     void dispatch(std::span<const TraceEvent> events) noexcept;

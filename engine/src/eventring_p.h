@@ -3,6 +3,7 @@
 #include "loopscope/recorder.h"
 
 #include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -34,21 +35,48 @@ public:
     //! Producer only. Inline: it is a tenth of a recorded task switch.
     void push(const RecordedEvent &e) noexcept
     {
+        pushWords(e.time, e.duration, e.id, e.related, e.aux, tailWord(e, 0), tailWord(e, 1));
+    }
+    /*!
+     * Producer only: push() of an event given as its words, the last two as packTail()
+     * makes them. For events built in registers (RecorderSink::pushHot()): copying the tail
+     * out of a RecordedEvent just written byte by byte makes the processor wait for the
+     * byte stores before it can load the word (a failed store-to-load forwarding), five
+     * times per recorded task switch.
+     */
+    void pushWords(std::int64_t time, std::int64_t duration, std::uint64_t id,
+                   std::uint64_t related, std::uint64_t aux, std::uint64_t tail0,
+                   std::uint64_t tail1) noexcept
+    {
         const std::uint64_t pos = m_head.load(std::memory_order_relaxed);
         Slot &slot = m_slots[pos & m_mask];
         slot.sequence.store(2 * pos + 1, std::memory_order_relaxed);
         // Orders the odd sequence before the payload: a reader that sees any new payload
         // word then sees the sequence changed when it checks again.
         std::atomic_thread_fence(std::memory_order_release);
-        slot.words[0].store(std::uint64_t(e.time), std::memory_order_relaxed);
-        slot.words[1].store(std::uint64_t(e.duration), std::memory_order_relaxed);
-        slot.words[2].store(e.id, std::memory_order_relaxed);
-        slot.words[3].store(e.related, std::memory_order_relaxed);
-        slot.words[4].store(e.aux, std::memory_order_relaxed);
-        slot.words[5].store(tailWord(e, 0), std::memory_order_relaxed);
-        slot.words[6].store(tailWord(e, 1), std::memory_order_relaxed);
+        slot.words[0].store(std::uint64_t(time), std::memory_order_relaxed);
+        slot.words[1].store(std::uint64_t(duration), std::memory_order_relaxed);
+        slot.words[2].store(id, std::memory_order_relaxed);
+        slot.words[3].store(related, std::memory_order_relaxed);
+        slot.words[4].store(aux, std::memory_order_relaxed);
+        slot.words[5].store(tail0, std::memory_order_relaxed);
+        slot.words[6].store(tail1, std::memory_order_relaxed);
         slot.sequence.store(2 * pos + 2, std::memory_order_release);
         m_head.store(pos + 1, std::memory_order_release);
+    }
+    //! The tail words of an event (its strings, kind and flags) as they lie in a
+    //! RecordedEvent, computed in registers (little-endian: the first byte is the low one).
+    static std::uint64_t packText(std::uint32_t text, std::uint32_t location) noexcept
+    {
+        return std::uint64_t(text) | (std::uint64_t(location) << 32);
+    }
+    static std::uint64_t packFlags(TraceEventKind kind, HandleKind handleKind,
+                                   FutureKind futureKind, DoneStatus status, bool failed,
+                                   bool yielded) noexcept
+    {
+        return std::uint64_t(kind) | (std::uint64_t(handleKind) << 8)
+                | (std::uint64_t(futureKind) << 16) | (std::uint64_t(status) << 24)
+                | (std::uint64_t(failed) << 32) | (std::uint64_t(yielded) << 40);
     }
 
     /*!
@@ -84,6 +112,13 @@ private:
         return w;
     }
     static constexpr std::size_t kTailOffset = offsetof(RecordedEvent, text);
+    static_assert(std::endian::native == std::endian::little
+                          && offsetof(RecordedEvent, handleKind) == kTailOffset + 9
+                          && offsetof(RecordedEvent, futureKind) == kTailOffset + 10
+                          && offsetof(RecordedEvent, status) == kTailOffset + 11
+                          && offsetof(RecordedEvent, failed) == kTailOffset + 12
+                          && offsetof(RecordedEvent, yielded) == kTailOffset + 13,
+                  "packText() and packFlags() build the tail as RecordedEvent lays it out");
     static_assert(offsetof(RecordedEvent, location) == kTailOffset + 4
                           && offsetof(RecordedEvent, kind) == kTailOffset + 8
                           && sizeof(RecordedEvent) == kTailOffset + 16,

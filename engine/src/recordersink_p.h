@@ -47,22 +47,13 @@ public:
                  FutureKind futureKind, bool failed, bool yielded,
                  const SourceLocation *location) noexcept
     {
-        RecordedEvent r;
-        r.time = time;
-        r.duration = duration;
-        r.id = id;
-        r.related = related;
-        r.aux = aux;
-        r.kind = kind;
-        r.handleKind = handleKind;
-        r.futureKind = futureKind;
-        r.failed = failed;
-        r.yielded = yielded;
         // A string table that cannot grow ends the program here, as any allocation failure
         // in the loop's noexcept emission paths does.
-        if (location)
-            r.location = strings.internLocation(*location, ring.nextPosition());
-        ring.push(r);
+        const std::uint32_t site =
+                location ? strings.internLocation(*location, ring.nextPosition()) : 0;
+        ring.pushWords(time, duration, id, related, aux, EventRing::packText(0, site),
+                       EventRing::packFlags(kind, handleKind, futureKind, DoneStatus::Finished,
+                                            failed, yielded));
         noteTime(time);
         if (++m_backlog >= m_batch) [[unlikely]]
             aggregateBacklog();
