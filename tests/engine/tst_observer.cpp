@@ -8,6 +8,7 @@
 #include <QThread>
 
 #include <algorithm>
+#include <map>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -58,6 +59,7 @@ private Q_SLOTS:
     void stepEndSaysWhetherTheTaskYielded();
     void stepSpansItsRealDurationAndEventsShareTheCallbackStamp();
     void handleEventsCarryTheCreationSite();
+    void handleEventsNameTheirTask();
     void renameDoneCallbackAndNeverRetrievedAreEvents();
     void closeAbandonsPendingTasksAndSaysSo();
     void executorEventsCarryTheWorkersTimes();
@@ -386,6 +388,44 @@ void tst_Observer::handleEventsCarryTheCreationSite()
         for (const TraceEvent &e : *list)
             QVERIFY2(QByteArray(e.location.fileName()).endsWith("tst_observer.cpp"),
                      e.location.fileName());
+}
+
+void tst_Observer::handleEventsNameTheirTask()
+{
+    // Only task steps (and done-callbacks added for a task) carry a task id; the other
+    // handles leave it out. The events must still name the task of every step, and no task
+    // for anything else, a done-callback that a task's code added included.
+    Fixture f;
+    auto future = f.loop.createFuture<int>();
+    auto adder = [&]() -> Coro<void> {
+        future.addDoneCallback([](loopscope::Future<int>) {});
+        co_return;
+    };
+    auto addingTask = f.loop.createTask(adder());
+    f.loop.runUntilComplete(addingTask);
+    f.loop.callSoon([] {});
+    f.loop.callLater(1ms, [&] { future.setResult(1); });
+    f.loop.runUntilComplete(future);
+    auto sleeping = f.loop.createTask(sleeper(0s, 0));
+    f.loop.runUntilComplete(sleeping);
+    std::map<std::uint64_t, int> stepsOf;
+    int doneCallbacks = 0;
+    int plain = 0;
+    for (const auto kind : { Kind::HandleScheduled, Kind::HandleStarted, Kind::HandleFinished }) {
+        for (const TraceEvent &e : f.rec.of(kind)) {
+            if (e.handleKind == loopscope::HandleKind::TaskStep) {
+                ++stepsOf[e.task];
+                continue;
+            }
+            QCOMPARE(e.task, std::uint64_t(0));
+            ++(e.handleKind == loopscope::HandleKind::DoneCallback ? doneCallbacks : plain);
+        }
+    }
+    QCOMPARE(stepsOf.size(), std::size_t(2));
+    QCOMPARE(stepsOf[addingTask.taskId()], 3); // one step: scheduled, started, finished
+    QCOMPARE(stepsOf[sleeping.taskId()], 6); // two steps around sleep(0)
+    QVERIFY(doneCallbacks >= 3); // the task's, and runUntilComplete's own
+    QVERIFY(plain >= 3);
 }
 
 void tst_Observer::renameDoneCallbackAndNeverRetrievedAreEvents()
