@@ -16,6 +16,9 @@
 //         cmake --build build-nohooks --target bench_observer_overhead
 //         build-bench/bench/bench_observer_overhead
 //               --nohooks build-nohooks/bench/bench_observer_overhead
+//   LOOPSCOPE_BENCH_RING=N bench_observer_overhead ...
+//       the recorder's ring holds N events instead of its default 65,536 (to see what the
+//       ring's memory costs)
 //   bench_observer_overhead --only WORKLOAD OBSERVER [REPS]
 //       one combination alone, its mean as one JSON line (e.g. `--only task_yield recorder 20`
 //       under perf record; --nohooks runs the other build this way)
