@@ -1047,11 +1047,7 @@ void LoopCore::endEvent(TraceEvent &event, bool sinksHaveIt) noexcept
             try {
                 sink->record(event);
             } catch (...) {
-                ExceptionContext ctx;
-                ctx.message = QStringLiteral("Exception in a loop observer (event %1)")
-                                      .arg(QLatin1String(traceEventKindName(event.kind)));
-                ctx.exception = std::current_exception();
-                callExceptionHandler(ctx);
+                reportObserverException(event.kind);
             }
         }
     }
@@ -1098,15 +1094,17 @@ void LoopCore::dispatchPending() noexcept
     m_dispatchActive = false;
 }
 
+void LoopCore::reportObserverException(TraceEventKind kind) noexcept
+{
+    ExceptionContext ctx;
+    ctx.message = QStringLiteral("Exception in a loop observer (event %1)")
+                          .arg(QLatin1String(traceEventKindName(kind)));
+    ctx.exception = std::current_exception();
+    callExceptionHandler(ctx);
+}
+
 void LoopCore::dispatch(std::span<const TraceEvent> events) noexcept
 {
-    auto report = [this](TraceEventKind kind) {
-        ExceptionContext ctx;
-        ctx.message = QStringLiteral("Exception in a loop observer (event %1)")
-                              .arg(QLatin1String(traceEventKindName(kind)));
-        ctx.exception = std::current_exception();
-        callExceptionHandler(ctx);
-    };
     auto attached = [this](const LoopObserver *observer) {
         return std::find(m_observers.begin(), m_observers.end(), observer) != m_observers.end();
     };
@@ -1119,14 +1117,14 @@ void LoopCore::dispatch(std::span<const TraceEvent> events) noexcept
             try {
                 observer->onEvents(events);
             } catch (...) {
-                report(events.front().kind);
+                reportObserverException(events.front().kind);
             }
         } else {
             for (const TraceEvent &event : events) {
                 try {
                     observer->onEvent(event);
                 } catch (...) {
-                    report(event.kind);
+                    reportObserverException(event.kind);
                 }
                 if (!attached(observer))
                     break; // removed while called: nothing more for it

@@ -131,31 +131,39 @@ public:
     }
     /*!
      * Stamps \a event (unless \a sinksHaveIt: the caller stamped it and gave it to the
-     * sinks already, see hotToSinks()), lets breakpoints and steps see it, gives it to the
-     * sinks and queues it for the observers.
+     * sinks already, as traceHandle() and traceStep() do), lets breakpoints and steps see
+     * it, gives it to the sinks and queues it for the observers.
      */
     void endEvent(TraceEvent &event, bool sinksHaveIt = false) noexcept;
-    /*!
-     * For the hottest events (see RecorderSink): whether recorders are attached, which
-     * take them through RecorderSink::pushHot(), and whether a TraceEvent must be built as
-     * well, for other observers, breakpoints or a step (then endEvent(e, true)).
-     */
-    bool hotToSinks() const noexcept
-    {
-        return !m_sinks.empty();
-    }
-    bool traceEventsNeeded() const noexcept
-    {
-        return m_traceEventsNeeded;
-    }
-    //! The time an event emitted now carries (as endEvent() stamps it), in ns.
+    //! The time an event emitted now carries (as endEvent() stamps it).
     TimePoint eventTime() noexcept
     {
         return m_stampValid ? m_stamp : m_clock->at(m_ticks.now());
     }
-    const std::vector<RecorderSink *> &sinks() const noexcept
+    /*!
+     * A task step's TaskStepBegin or TaskStepEnd (see TraceEventKind for the fields), like
+     * traceHandle(): straight to the recorders (RecorderSink::pushHot()), and as a TraceEvent
+     * only when other observers, a breakpoint or a step watch.
+     */
+    void traceStep(TraceEventKind kind, std::uint64_t task, std::uint64_t step, Duration took = {},
+                   std::uint64_t awaited = 0, FutureKind awaitedKind = FutureKind::Plain,
+                   bool yielded = false) noexcept
     {
-        return m_sinks;
+        const TimePoint time = eventTime();
+        for (RecorderSink *sink : m_sinks)
+            sink->pushHot(kind, time.time_since_epoch().count(), took.count(), task, awaited, step,
+                          HandleKind::CallSoon, awaitedKind, false, yielded, nullptr);
+        if (m_traceEventsNeeded) {
+            TraceEvent &e = beginEvent(kind);
+            e.time = time;
+            e.id = task;
+            e.count = step;
+            e.related = awaited;
+            e.futureKind = awaitedKind;
+            e.yielded = yielded;
+            e.duration = took;
+            endEvent(e, true);
+        }
     }
     //! Hands the queued events to the observers (see LoopObserver on when the loop calls it).
     void flushEvents() noexcept
@@ -370,10 +378,12 @@ private:
 
     void updateObserved() noexcept;
     //! A callback's HandleScheduled, HandleStarted or HandleFinished, to the sinks and, when
-    //! needed, as a TraceEvent (see hotToSinks()).
+    //! other observers, a breakpoint or a step watch, as a TraceEvent.
     [[gnu::always_inline]] inline void traceHandle(TraceEventKind kind, const HandleBase &handle,
                                                    Duration took = {},
                                                    bool failed = false) noexcept;
+    //! Reports the exception being handled, thrown by an observer or sink given \a kind.
+    void reportObserverException(TraceEventKind kind) noexcept;
     void dispatchPending() noexcept;
     void growPending() noexcept;
     void dispatch(std::span<const TraceEvent> events) noexcept;

@@ -38,8 +38,8 @@ public:
         pushWords(e.time, e.duration, e.id, e.related, e.aux, tailWord(e, 0), tailWord(e, 1));
     }
     /*!
-     * Producer only: push() of an event given as its words, the last two as packTail()
-     * makes them. For events built in registers (RecorderSink::pushHot()): copying the tail
+     * Producer only: push() of an event given as its words, the last two as packText()
+     * and packFlags() make them. For events built in registers (RecorderSink::pushHot()): copying the tail
      * out of a RecordedEvent just written byte by byte makes the processor wait for the
      * byte stores before it can load the word (a failed store-to-load forwarding), five
      * times per recorded task switch.

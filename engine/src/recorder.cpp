@@ -191,7 +191,10 @@ public:
 
     // Aggregates: statsMutex held.
     //! Takes in the events published since the last call (the hot ones, see RecorderSink;
-    //! every other event was aggregated as it was recorded).
+    //! every other event was aggregated as it was recorded). \a Producer: called on the
+    //! loop thread, which may read its own events unchecked (a template, so that the hot
+    //! loop does not test it per event).
+    template <bool Producer = false>
     void catchUpLocked();
     void update(const TraceEvent &e, const RecordedEvent &r);
     //! update() for the hot kinds, from the compact event alone.
@@ -576,27 +579,26 @@ void TraceRecorder::Private::recordCompacted(const TraceEvent &e, const Recorded
 void TraceRecorder::Private::aggregateBacklog() noexcept
 {
     std::lock_guard lock(statsMutex);
-    // The loop thread reads its own events back without the readers' checks (a tenth of a
-    // recorded task switch with them).
-    const std::uint64_t head = ring.nextPosition();
-    RecordedEvent r;
-    for (std::uint64_t pos = aggregatedPos; pos < head; ++pos) {
-        ring.producerRead(pos, r);
-        updateHot(r);
-    }
-    aggregatedPos = std::max(aggregatedPos, head);
+    catchUpLocked<true>();
     m_backlog = 0;
 }
 
+template <bool Producer>
 void TraceRecorder::Private::catchUpLocked()
 {
     const std::uint64_t head = ring.published();
     RecordedEvent r;
     // The loop thread aggregates before the ring could overwrite anything not aggregated
-    // (RecorderSink::aggregationBatch()), so every read succeeds; a failed one is skipped.
-    for (std::uint64_t pos = aggregatedPos; pos < head; ++pos)
-        if (ring.read(pos, r))
-            updateHot(r);
+    // (RecorderSink::m_batch), so every read succeeds; a failed one is skipped. The loop
+    // thread reads its own events back without the readers' checks (a tenth of a recorded
+    // task switch with them).
+    for (std::uint64_t pos = aggregatedPos; pos < head; ++pos) {
+        if constexpr (Producer)
+            ring.producerRead(pos, r);
+        else if (!ring.read(pos, r))
+            continue;
+        updateHot(r);
+    }
     aggregatedPos = std::max(aggregatedPos, head);
 }
 

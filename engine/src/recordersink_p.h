@@ -22,7 +22,7 @@ namespace loopscope::detail {
  * step's TaskStepBegin and TaskStepEnd) come through pushHot(), inline: no TraceEvent is
  * built, nothing is queued, no lock is taken. They go straight into the ring, and the
  * aggregates (task and loop statistics) take them in later, read back from the ring in
- * batches under one lock: by the loop thread every aggregationBatch() events, and by any
+ * batches under one lock: by the loop thread every m_batch events, and by any
  * reader that asks for aggregates (which catches up to the last event published). Events
  * that carry text, and the rest, come through record() as TraceEvents, and are aggregated
  * at once, after the batch before them. Either way each event arrives once, in order.
@@ -61,9 +61,6 @@ public:
     //! Loop thread: any event as a TraceEvent (see the class).
     virtual void record(const TraceEvent &event) = 0;
 
-    //! Events the loop thread pushes before it aggregates them itself.
-    std::uint32_t aggregationBatch() const noexcept { return m_batch; }
-
 protected:
     ~RecorderSink() = default;
 
@@ -87,7 +84,8 @@ public:
 protected:
     //! Loop thread only: events pushed since it last aggregated.
     std::uint32_t m_backlog = 0;
-    //! At most half the ring, so that no event is overwritten before it was aggregated.
+    //! Events the loop thread pushes before it aggregates them itself: at most half the
+    //! ring, so that no event is overwritten before it was aggregated.
     const std::uint32_t m_batch;
 };
 

@@ -331,18 +331,7 @@ void TaskCore::step()
     const bool traced = loop->observed();
     const auto started = traced ? loop->callbackStarted() : std::chrono::steady_clock::time_point();
     if (traced) [[unlikely]] {
-        const TimePoint time = loop->eventTime();
-        for (RecorderSink *sink : loop->sinks())
-            sink->pushHot(TraceEventKind::TaskStepBegin, time.time_since_epoch().count(), 0, m_id,
-                          0, m_steps, HandleKind::CallSoon, FutureKind::Plain, false, false,
-                          nullptr);
-        if (loop->traceEventsNeeded()) {
-            TraceEvent &e = loop->beginEvent(TraceEventKind::TaskStepBegin);
-            e.time = time;
-            e.id = m_id;
-            e.count = m_steps;
-            loop->endEvent(e, true);
-        }
+        loop->traceStep(TraceEventKind::TaskStepBegin, m_id, m_steps);
     }
     std::coroutine_handle<> h = std::exchange(m_resume, {});
     {
@@ -363,23 +352,9 @@ void TaskCore::step()
             awaited = sleepIds().sleepFutureId;
             awaitedKind = FutureKind::Sleep;
         }
-        const Duration took = finished - started;
-        const TimePoint time = loop->eventTime();
-        for (RecorderSink *sink : loop->sinks())
-            sink->pushHot(TraceEventKind::TaskStepEnd, time.time_since_epoch().count(),
-                          took.count(), m_id, awaited, m_steps, HandleKind::CallSoon, awaitedKind,
-                          false, yielded, nullptr);
-        if (loop->traceEventsNeeded()) {
-            TraceEvent &e = loop->beginEvent(TraceEventKind::TaskStepEnd);
-            e.time = time;
-            e.id = m_id;
-            e.count = m_steps;
-            e.related = awaited;
-            e.futureKind = awaitedKind;
-            e.yielded = yielded; // its next step is already scheduled
-            e.duration = took;
-            loop->endEvent(e, true);
-        }
+        // yielded: its next step is already scheduled.
+        loop->traceStep(TraceEventKind::TaskStepEnd, m_id, m_steps, finished - started, awaited,
+                        awaitedKind, yielded);
     }
     if (m_root.done()) {
         finish();
