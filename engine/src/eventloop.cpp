@@ -478,7 +478,10 @@ void LoopCore::updateObserved() noexcept
     m_controlWatching = m_stepActive || !m_breakTasks.empty() || m_breakOnFailure || m_breakOnSlow;
     // Breakpoints and steps need the events even with no observer attached.
     m_observed = !m_observers.empty() || !m_sinks.empty() || m_controlWatching;
-    m_traceEventsNeeded = !m_observers.empty() || m_controlWatching;
+    m_observerKinds = EventKinds();
+    for (const LoopObserver *observer : m_observers)
+        m_observerKinds = m_observerKinds | observer->kinds();
+    m_wantedKinds = m_controlWatching ? EventKinds::all().bits() : m_observerKinds.bits();
 }
 
 void LoopCore::pause()
@@ -718,7 +721,7 @@ inline void LoopCore::traceHandle(TraceEventKind kind, const HandleBase &handle,
         sink->pushHot(kind, time.time_since_epoch().count(), took.count(), handle.m_id, 0,
                       handle.taskId(), handle.kind(), FutureKind::Plain, failed, false,
                       &handle.location());
-    if (m_traceEventsNeeded) {
+    if (traceEventWanted(kind)) {
         TraceEvent &e = beginEvent(kind);
         e.time = time;
         e.handleKind = handle.kind();
@@ -1113,14 +1116,31 @@ void LoopCore::dispatch(std::span<const TraceEvent> events) noexcept
     // it down), or at the same index when it removed itself, so none is skipped.
     for (std::size_t i = 0; i < m_observers.size();) {
         LoopObserver *observer = m_observers[i];
+        const EventKinds kinds = observer->kinds();
         if (observer->delivery() == LoopObserver::Delivery::Batched) {
-            try {
-                observer->onEvents(events);
-            } catch (...) {
-                reportObserverException(events.front().kind);
+            // The run, or each stretch of it of the observer's kinds.
+            std::size_t from = 0;
+            while (from < events.size()) {
+                while (from < events.size() && !kinds.contains(events[from].kind))
+                    ++from;
+                std::size_t to = from;
+                while (to < events.size() && kinds.contains(events[to].kind))
+                    ++to;
+                if (from == to)
+                    break;
+                try {
+                    observer->onEvents(events.subspan(from, to - from));
+                } catch (...) {
+                    reportObserverException(events[from].kind);
+                }
+                if (!attached(observer))
+                    break; // removed while called: nothing more for it
+                from = to;
             }
         } else {
             for (const TraceEvent &event : events) {
+                if (!kinds.contains(event.kind))
+                    continue;
                 try {
                     observer->onEvent(event);
                 } catch (...) {

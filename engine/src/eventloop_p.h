@@ -103,7 +103,7 @@ public:
     TraceEvent &beginEvent(TraceEventKind kind) noexcept
     {
         TraceEvent *e = &m_scratch;
-        if (!m_observers.empty()) {
+        if (m_observerKinds.contains(kind)) {
             if (m_pendingCount == m_pending.size()) [[unlikely]]
                 growPending();
             e = &m_pending[m_pendingCount++];
@@ -153,7 +153,7 @@ public:
         for (RecorderSink *sink : m_sinks)
             sink->pushHot(kind, time.time_since_epoch().count(), took.count(), task, awaited, step,
                           HandleKind::CallSoon, awaitedKind, false, yielded, nullptr);
-        if (m_traceEventsNeeded) {
+        if (traceEventWanted(kind)) {
             TraceEvent &e = beginEvent(kind);
             e.time = time;
             e.id = task;
@@ -164,6 +164,12 @@ public:
             e.duration = took;
             endEvent(e, true);
         }
+    }
+    //! Whether an event of \a kind must be built as a TraceEvent: an observer wants it, or
+    //! a breakpoint or a step watches (the recorders take theirs directly).
+    bool traceEventWanted(TraceEventKind kind) const noexcept
+    {
+        return ((m_wantedKinds >> unsigned(kind)) & 1) != 0;
     }
     //! Hands the queued events to the observers (see LoopObserver on when the loop calls it).
     void flushEvents() noexcept
@@ -461,7 +467,11 @@ private:
     //! Recorders written to directly (LoopObserver::setEventSink()), not in m_observers.
     std::vector<RecorderSink *> m_sinks;
     //! Observers (not sinks), breakpoints or a step watch: events are built as TraceEvents.
-    bool m_traceEventsNeeded = false;
+    //! The kinds some observer wants (the union of their EventKinds).
+    EventKinds m_observerKinds;
+    //! The kinds to build as TraceEvents: m_observerKinds, or all while a breakpoint or a
+    //! step watches (traceEventWanted()).
+    std::uint32_t m_wantedKinds = 0;
     // Events not handed to the observers yet (the first m_pendingCount slots), and the run
     // being handed over (swapped, so that an observer may emit while it is called). Slots
     // are reused, never destroyed between runs.

@@ -4,6 +4,7 @@
 
 #include <loopscope/loopscope.h>
 
+#include <QCoreApplication>
 #include <QTest>
 #include <QThread>
 
@@ -65,6 +66,8 @@ private Q_SLOTS:
     void executorEventsCarryTheWorkersTimes();
     void timeoutRescheduleIsReported();
     void syncAndQueueWaitersAreTagged();
+    void observersAreGivenOnlyTheKindsTheyAskedFor();
+    void breakpointsStillWorkWhenNoObserverWantsTheEvents();
 };
 
 void tst_Observer::callbackLifecycleInOrder()
@@ -554,4 +557,142 @@ void tst_Observer::syncAndQueueWaitersAreTagged()
 }
 
 QTEST_GUILESS_MAIN(tst_Observer)
+namespace {
+
+//! Keeps what it is given, run by run (Batched) or event by event (PerEvent).
+class KindsObserver final : public loopscope::LoopObserver
+{
+public:
+    KindsObserver(Delivery delivery, loopscope::EventKinds kinds)
+        : LoopObserver(delivery, kinds) { }
+    void onEvent(const TraceEvent &e) override { events.push_back(e); }
+    void onEvents(std::span<const TraceEvent> run) override
+    {
+        runs.push_back(run.size());
+        events.insert(events.end(), run.begin(), run.end());
+    }
+    std::vector<TraceEvent> events;
+    std::vector<std::size_t> runs;
+};
+
+//! A workload with tasks, callbacks, timers and a failure: every common kind of event.
+void mixedWorkload(EventLoop &loop)
+{
+    auto body = [&loop](int n) -> Coro<int> {
+        for (int i = 0; i < n; ++i)
+            co_await loopscope::sleep(0s);
+        loop.callSoon([] {});
+        co_return co_await sleeper(2ms, n);
+    };
+    auto a = loop.createTask(body(3), QStringLiteral("a"));
+    auto b = loop.createTask(body(5), QStringLiteral("b"));
+    loop.callLater(1ms, [] {});
+    loop.runUntilComplete(a);
+    loop.runUntilComplete(b);
+}
+
+} // namespace
+
+void tst_Observer::observersAreGivenOnlyTheKindsTheyAskedFor()
+{
+    const loopscope::EventKinds few{ Kind::TaskCreated, Kind::TaskDone, Kind::TimerFired };
+    QVERIFY(few.contains(Kind::TaskDone));
+    QVERIFY(!few.contains(Kind::HandleStarted));
+    QVERIFY(loopscope::EventKinds::all().contains(Kind::LoopClosed));
+    QVERIFY(loopscope::EventKinds::all().contains(Kind::IterationBegin));
+    QVERIFY(loopscope::EventKinds().isEmpty());
+
+    Fixture f; // f.rec wants every kind: what the others are given is its stream, filtered
+    KindsObserver perEvent(loopscope::LoopObserver::Delivery::PerEvent, few);
+    KindsObserver batched(loopscope::LoopObserver::Delivery::Batched,
+                          loopscope::EventKinds{ Kind::HandleStarted, Kind::TaskStepEnd });
+    QCOMPARE(perEvent.kinds(), few);
+    f.loop.addObserver(&perEvent);
+    f.loop.addObserver(&batched);
+    mixedWorkload(f.loop);
+    f.loop.removeObserver(&batched);
+    f.loop.removeObserver(&perEvent);
+
+    auto filtered = [&](loopscope::EventKinds kinds) {
+        std::vector<TraceEvent> out;
+        for (const TraceEvent &e : f.rec.events) {
+            if (kinds.contains(e.kind))
+                out.push_back(e);
+        }
+        return out;
+    };
+    auto same = [](const std::vector<TraceEvent> &got, const std::vector<TraceEvent> &want) {
+        if (got.size() != want.size())
+            return false;
+        for (std::size_t i = 0; i < got.size(); ++i) {
+            if (got[i].kind != want[i].kind || got[i].id != want[i].id
+                || got[i].time != want[i].time)
+                return false;
+        }
+        return true;
+    };
+    const std::vector<TraceEvent> wantFew = filtered(few);
+    // Two tasks made and done; three timers fired (the callLater and the two sleeps).
+    QCOMPARE(wantFew.size(), std::size_t(2 + 2 + 3));
+    QVERIFY(same(perEvent.events, wantFew));
+    const std::vector<TraceEvent> wantBatched =
+            filtered(loopscope::EventKinds{ Kind::HandleStarted, Kind::TaskStepEnd });
+    QVERIFY(wantBatched.size() > 10);
+    QVERIFY(same(batched.events, wantBatched));
+    // A batched observer is given runs (stretches of its kinds), never an empty one.
+    QVERIFY(!batched.runs.empty());
+    QVERIFY(std::find(batched.runs.begin(), batched.runs.end(), 0u) == batched.runs.end());
+}
+
+void tst_Observer::breakpointsStillWorkWhenNoObserverWantsTheEvents()
+{
+    // An observer of LoopClosed alone: the loop builds no event for it, but a breakpoint on
+    // task failure still needs them, and still pauses.
+    std::shared_ptr<loopscope::VirtualClock> clock = std::make_shared<loopscope::VirtualClock>();
+    EventLoop loop{ clock };
+    KindsObserver closedOnly(loopscope::LoopObserver::Delivery::PerEvent,
+                             loopscope::EventKinds{ Kind::LoopClosed });
+    loop.addObserver(&closedOnly);
+    loop.setBreakOnTaskFailure(true);
+    auto failing = []() -> Coro<void> {
+        co_await loopscope::sleep(1ms);
+        throw std::runtime_error("boom");
+    };
+    auto t = loop.createTask(failing());
+    bool later = false;
+    loop.callLater(5ms, [&later] { later = true; });
+    for (int i = 0; i < 40; ++i)
+        QCoreApplication::processEvents();
+    QVERIFY(loop.isPaused());
+    QCOMPARE(loop.pauseReason(), loopscope::PauseReason::TaskFailed);
+    QVERIFY(t.done());
+    QVERIFY(!later);
+    QVERIFY(closedOnly.events.empty());
+    loop.setBreakOnTaskFailure(false);
+    loop.resume();
+    for (int i = 0; i < 40; ++i)
+        QCoreApplication::processEvents();
+    QVERIFY(later);
+    QVERIFY(t.exception());
+    // A slow-callback breakpoint reads HandleFinished, one of the events built per callback.
+    loop.setSlowCallbackDuration(0ns); // every callback counts as slow
+    loop.setBreakOnSlowCallback(true);
+    int ran = 0;
+    loop.callSoon([&ran] { ++ran; });
+    loop.callSoon([&ran] { ++ran; });
+    for (int i = 0; i < 20; ++i)
+        QCoreApplication::processEvents();
+    QCOMPARE(ran, 1);
+    QCOMPARE(loop.pauseReason(), loopscope::PauseReason::SlowCallback);
+    loop.setBreakOnSlowCallback(false);
+    loop.resume();
+    for (int i = 0; i < 20; ++i)
+        QCoreApplication::processEvents();
+    QCOMPARE(ran, 2);
+    loop.close();
+    QCOMPARE(closedOnly.events.size(), std::size_t(1));
+    QCOMPARE(int(closedOnly.events.front().kind), int(Kind::LoopClosed));
+    loop.removeObserver(&closedOnly);
+}
+
 #include "tst_observer.moc"

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <span>
 
 namespace loopscope {
@@ -126,8 +127,54 @@ struct TraceEvent
 };
 
 /*!
- * Sees every event of the loops it is attached to (EventLoop::addObserver), on the loop's
- * thread, in order. It must not throw (an exception is caught and reported to the loop's
+ * A set of TraceEventKinds: what a LoopObserver is given. Cheap to copy (one word).
+ *
+ *     LoopObserver(Delivery::PerEvent, EventKinds{ TraceEventKind::LoopClosed })
+ */
+class EventKinds
+{
+public:
+    //! No kind.
+    constexpr EventKinds() noexcept = default;
+    constexpr EventKinds(std::initializer_list<TraceEventKind> kinds) noexcept
+    {
+        for (TraceEventKind k : kinds)
+            m_bits |= bit(k);
+    }
+    //! Every kind there is (a LoopObserver's default).
+    static constexpr EventKinds all() noexcept
+    {
+        EventKinds k;
+        k.m_bits = bit(TraceEventKind::LoopClosed) | (bit(TraceEventKind::LoopClosed) - 1);
+        return k;
+    }
+    constexpr bool contains(TraceEventKind kind) const noexcept
+    {
+        return (m_bits & bit(kind)) != 0;
+    }
+    constexpr bool isEmpty() const noexcept { return m_bits == 0; }
+    constexpr EventKinds operator|(EventKinds other) const noexcept
+    {
+        EventKinds k;
+        k.m_bits = m_bits | other.m_bits;
+        return k;
+    }
+    constexpr bool operator==(const EventKinds &) const noexcept = default;
+    //! Bit k set: kind k is in the set.
+    constexpr std::uint32_t bits() const noexcept { return m_bits; }
+
+private:
+    static constexpr std::uint32_t bit(TraceEventKind kind) noexcept
+    {
+        return std::uint32_t(1) << unsigned(kind);
+    }
+    static_assert(unsigned(TraceEventKind::LoopClosed) < 32, "EventKinds holds 32 kinds");
+    std::uint32_t m_bits = 0;
+};
+
+/*!
+ * Sees every event of the loops it is attached to (EventLoop::addObserver), or those of
+ * the kinds it asked for (EventKinds), on the loop's thread, in order. It must not throw (an exception is caught and reported to the loop's
  * exception handler) and should be quick: it runs inside the loop. With no observer attached
  * the loop pays one predictable branch per event and allocates nothing.
  *
@@ -159,12 +206,26 @@ public:
     static constexpr std::size_t kMaxRun = 256;
 
     LoopObserver() noexcept = default;
-    explicit LoopObserver(Delivery delivery) noexcept : m_delivery(delivery) { }
+    /*!
+     * An observer given only the events of \a kinds (all by default). The loop builds an
+     * event only when some observer wants its kind (or a breakpoint or a step watches), so
+     * one that wants none of a callback's or a step's own events (HandleScheduled,
+     * HandleStarted, HandleFinished, TaskStepBegin, TaskStepEnd) costs the loop nothing per
+     * callback: EventKinds{ TraceEventKind::LoopClosed } to learn that the loop closed, say.
+     */
+    explicit LoopObserver(Delivery delivery, EventKinds kinds = EventKinds::all()) noexcept
+        : m_delivery(delivery), m_kinds(kinds)
+    {
+    }
     //! A copy is not attached to any loop.
-    LoopObserver(const LoopObserver &other) noexcept : m_delivery(other.m_delivery) { }
+    LoopObserver(const LoopObserver &other) noexcept
+        : m_delivery(other.m_delivery), m_kinds(other.m_kinds)
+    {
+    }
     LoopObserver &operator=(const LoopObserver &other) noexcept
     {
         m_delivery = other.m_delivery;
+        m_kinds = other.m_kinds;
         return *this;
     }
     virtual ~LoopObserver();
@@ -175,6 +236,8 @@ public:
     virtual void onEvents(std::span<const TraceEvent> events);
 
     Delivery delivery() const noexcept { return m_delivery; }
+    //! The kinds of event it is given (see the constructor).
+    EventKinds kinds() const noexcept { return m_kinds; }
 
 protected:
     /*!
@@ -192,6 +255,7 @@ protected:
 private:
     friend class detail::LoopCore;
     Delivery m_delivery = Delivery::PerEvent;
+    EventKinds m_kinds = EventKinds::all();
     detail::RecorderSink *m_sink = nullptr;
     // The loop it is attached to and that loop's thread, set by the loop on its thread;
     // catchUp() dereferences the loop only on that thread, where it is alive while attached.
