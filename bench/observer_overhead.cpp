@@ -1,6 +1,7 @@
 // What watching the loop costs: the post_burst and task_yield workloads (DESIGN.md,
-// "Performance workloads") with no observer, with an observer that does nothing, and with
-// the TraceRecorder, interleaved in one process. Prints one JSON line per combination, a
+// "Performance workloads") with no observer, with an observer that does nothing, with the
+// TraceRecorder, and with the recorder beside an observer of LoopClosed alone (how the
+// visualizer and the inspector watch a loop) or of every event, interleaved in one process. Prints one JSON line per combination, a
 // table of the overhead ratios against "no observer", and the issue's targets, met or not.
 //
 //   bench_observer_overhead [--quick] [--nohooks PATH]
@@ -46,8 +47,12 @@ using namespace std::chrono_literals;
 
 namespace {
 
-enum class Attached { None, Null, Recorder };
-constexpr std::array<Attached, 3> kAttached{ Attached::None, Attached::Null, Attached::Recorder };
+//! RecorderClosed: the recorder and an observer of LoopClosed alone, as the visualizer and
+//! the inspector attach them (EventKinds). RecorderNull: the recorder and a do-nothing
+//! observer of every event, what they paid before (their observers wanted every event).
+enum class Attached { None, Null, Recorder, RecorderClosed, RecorderNull };
+constexpr std::array<Attached, 5> kAttached{ Attached::None, Attached::Null, Attached::Recorder,
+                                             Attached::RecorderClosed, Attached::RecorderNull };
 const char *name(Attached a)
 {
     switch (a) {
@@ -57,6 +62,10 @@ const char *name(Attached a)
         return "null";
     case Attached::Recorder:
         return "recorder";
+    case Attached::RecorderClosed:
+        return "recorder+closed";
+    case Attached::RecorderNull:
+        return "recorder+null";
     }
     return "?";
 }
@@ -65,6 +74,8 @@ const char *name(Attached a)
 class NullObserver final : public loopscope::LoopObserver
 {
 public:
+    NullObserver() = default;
+    explicit NullObserver(loopscope::EventKinds kinds) : LoopObserver(Delivery::PerEvent, kinds) { }
     void onEvent(const loopscope::TraceEvent &) override { }
 };
 
@@ -91,16 +102,24 @@ public:
     {
         if (what == Attached::Null)
             m_observer = &m_null;
-        else if (what == Attached::Recorder)
+        else if (what != Attached::None)
             m_observer = m_recorder
                                  .emplace_back(std::make_unique<loopscope::TraceRecorder>(
                                          recorderOptions()))
                                  .get();
+        if (what == Attached::RecorderClosed)
+            m_second = &m_closedOnly;
+        else if (what == Attached::RecorderNull)
+            m_second = &m_null;
         if (m_observer)
             m_loop.addObserver(m_observer);
+        if (m_second)
+            m_loop.addObserver(m_second);
     }
     ~Observed()
     {
+        if (m_second)
+            m_loop.removeObserver(m_second);
         if (m_observer)
             m_loop.removeObserver(m_observer);
     }
@@ -115,6 +134,8 @@ public:
 private:
     loopscope::EventLoop &m_loop;
     NullObserver m_null;
+    NullObserver m_closedOnly{ loopscope::EventKinds{ loopscope::TraceEventKind::LoopClosed } };
+    loopscope::LoopObserver *m_second = nullptr;
     std::vector<std::unique_ptr<loopscope::TraceRecorder>> m_recorder;
     loopscope::LoopObserver *m_observer = nullptr;
 };
@@ -242,8 +263,8 @@ int main(int argc, char **argv)
     {
         const char *name;
         long long n;
-        std::array<std::vector<double>, 3> seconds;
-        std::array<RunResult, 3> last;
+        std::array<std::vector<double>, kAttached.size()> seconds;
+        std::array<RunResult, kAttached.size()> last;
         std::vector<double> hookedNs; // per op, "none" in a child of this build
         std::vector<double> noHooksNs; // per op, "none" in a child of the build without hooks
     };
@@ -300,15 +321,20 @@ int main(int argc, char **argv)
         return 0;
     }
 
-    std::printf("\n%-11s %11s %20s %22s %10s\n", "workload", "none ns/op", "null ns/op (ratio)",
-                "recorder ns/op (ratio)", "events/op");
+    std::printf("\n%-11s %10s %18s %18s %18s %18s %9s\n", "workload", "none ns", "null", "recorder",
+                "recorder+closed", "recorder+null", "events/op");
     for (const Workload &w : workloads) {
         const double none = median(w.seconds[0]) * 1e9 / double(w.n);
-        const double null = median(w.seconds[1]) * 1e9 / double(w.n);
-        const double rec = median(w.seconds[2]) * 1e9 / double(w.n);
-        std::printf("%-11s %11.1f %12.1f (%5.2fx) %14.1f (%5.2fx) %10.2f\n", w.name, none, null,
-                    null / none, rec, rec / none, double(w.last[2].events) / double(w.n));
+        std::printf("%-11s %10.1f", w.name, none);
+        for (std::size_t a = 1; a < kAttached.size(); ++a) {
+            const double ns = median(w.seconds[a]) * 1e9 / double(w.n);
+            std::printf(" %9.1f (%5.2fx)", ns, ns / none);
+        }
+        std::printf(" %9.2f\n", double(w.last[2].events) / double(w.n));
     }
+    std::printf("(ns per op, median, and the ratio to none. recorder+closed: the recorder and "
+                "an observer of LoopClosed alone, as the visualizer and the inspector attach "
+                "them; recorder+null: the recorder and an observer of every event)\n");
 
     // The issue's targets (issue 6, "observer overhead").
     const Workload &yield = workloads[1];

@@ -537,6 +537,8 @@ void TraceRecorder::Private::recordRun(std::span<const TraceEvent> events)
 {
     if (events.empty())
         return;
+    for (const TraceEvent &e : events)
+        noteActivity(e);
     RecordedEvent r;
     if (m_backlog + events.size() < m_batch
         && std::none_of(events.begin(), events.end(), touchesAggregates)) {
@@ -1116,6 +1118,15 @@ std::vector<RecordedEvent> TraceRecorder::snapshot() const
         if (d->ring.read(pos, e))
             out.push_back(e);
     return out;
+}
+
+LoopActivity TraceRecorder::activity() const noexcept
+{
+    LoopActivity a;
+    a.busySinceNs = d->busySinceNs.load(std::memory_order_relaxed);
+    a.runningHandle = d->runningHandle.load(std::memory_order_relaxed);
+    a.runningTask = d->runningTask.load(std::memory_order_relaxed);
+    return a;
 }
 
 std::size_t TraceRecorder::capacity() const noexcept

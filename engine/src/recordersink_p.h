@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 
@@ -51,6 +52,10 @@ public:
         // in the loop's noexcept emission paths does.
         const std::uint32_t site =
                 location ? strings.internLocation(*location, ring.nextPosition()) : 0;
+        if (kind == TraceEventKind::HandleStarted)
+            callbackStarted(id, aux);
+        else if (kind == TraceEventKind::HandleFinished)
+            callbackFinished();
         ring.pushWords(time, duration, id, related, aux, EventRing::packText(0, site),
                        EventRing::packFlags(kind, handleKind, futureKind, DoneStatus::Finished,
                                             failed, yielded));
@@ -67,6 +72,51 @@ protected:
     //! Loop thread: the aggregates take in every event published so far.
     virtual void aggregateBacklog() noexcept = 0;
 
+    //! Loop thread: LoopActivity, as a callback starts and finishes.
+    void callbackStarted(std::uint64_t handle, std::uint64_t task) noexcept
+    {
+        runningHandle.store(handle, std::memory_order_relaxed);
+        runningTask.store(task, std::memory_order_relaxed);
+        if (!m_inIteration) [[unlikely]] // a step while paused: the callback alone is busy
+            busySinceNs.store(steadyNowNs(), std::memory_order_relaxed);
+    }
+    void callbackFinished() noexcept
+    {
+        runningHandle.store(0, std::memory_order_relaxed);
+        runningTask.store(0, std::memory_order_relaxed);
+        if (!m_inIteration) [[unlikely]]
+            busySinceNs.store(0, std::memory_order_relaxed);
+    }
+    //! Loop thread: LoopActivity for any event (the hot ones included, when they come as
+    //! TraceEvents).
+    void noteActivity(const TraceEvent &e) noexcept
+    {
+        switch (e.kind) {
+        case TraceEventKind::IterationBegin:
+            m_inIteration = true;
+            busySinceNs.store(steadyNowNs(), std::memory_order_relaxed);
+            break;
+        case TraceEventKind::IterationEnd:
+            m_inIteration = false;
+            busySinceNs.store(0, std::memory_order_relaxed);
+            break;
+        case TraceEventKind::HandleStarted:
+            callbackStarted(e.id, e.task);
+            break;
+        case TraceEventKind::HandleFinished:
+            callbackFinished();
+            break;
+        default:
+            break;
+        }
+    }
+    static std::int64_t steadyNowNs() noexcept
+    {
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::steady_clock::now().time_since_epoch())
+                .count();
+    }
+
     //! Loop thread: the first and last event's time, without a lock (only it writes them).
     void noteTime(std::int64_t time) noexcept
     {
@@ -80,8 +130,14 @@ public:
     StringTable strings;
     std::atomic<std::int64_t> firstEventNs{ -1 };
     std::atomic<std::int64_t> lastEventNs{ -1 };
+    // LoopActivity, written by the loop thread as events come.
+    std::atomic<std::int64_t> busySinceNs{ 0 };
+    std::atomic<std::uint64_t> runningHandle{ 0 };
+    std::atomic<std::uint64_t> runningTask{ 0 };
 
 protected:
+    //! Loop thread only: between IterationBegin and IterationEnd (LoopActivity).
+    bool m_inIteration = false;
     //! Loop thread only: events pushed since it last aggregated.
     std::uint32_t m_backlog = 0;
     //! Events the loop thread pushes before it aggregates them itself: at most half the

@@ -115,6 +115,7 @@ private Q_SLOTS:
     void aggregatesCountEveryEventThoughTheRingOverflows();
     void aggregatesAreUpToDateForAnotherThreadWhileACallbackRuns();
     void recorderSeesWhatOtherObserversSee();
+    void activityShowsTheRunningCallbackHoweverTheRecorderIsFed();
     void lintExceptionNeverRetrieved();
     void lintDestroyedPending();
     void lintSlowCallbackAndBlockedLoop();
@@ -776,6 +777,60 @@ void tst_Recorder::recorderSeesWhatOtherObserversSee()
                 QCOMPARE(e.task, task.taskId()); // steps know their task
         }
     }
+}
+
+namespace {
+
+//! Hands every run of events to a recorder, as an ordinary observer would.
+class Forwarder final : public loopscope::LoopObserver
+{
+public:
+    explicit Forwarder(TraceRecorder &to) : LoopObserver(Delivery::Batched), m_to(to) { }
+    void onEvent(const loopscope::TraceEvent &e) override { m_to.onEvent(e); }
+    void onEvents(std::span<const loopscope::TraceEvent> run) override { m_to.onEvents(run); }
+
+private:
+    TraceRecorder &m_to;
+};
+
+} // namespace
+
+void tst_Recorder::activityShowsTheRunningCallbackHoweverTheRecorderIsFed()
+{
+    Fixture f(quietOptions()); // f.rec: written to directly by the loop
+    TraceRecorder fed(quietOptions()); // given TraceEvent runs by an observer
+    Forwarder forwarder(fed);
+    f.loop.addObserver(&forwarder);
+    QCOMPARE(f.rec.activity().busySinceNs, 0);
+    loopscope::LoopActivity inCallback[2], inStep[2];
+    f.loop.callSoon([&] {
+        inCallback[0] = f.rec.activity();
+        inCallback[1] = fed.activity();
+    });
+    auto body = [&]() -> Coro<void> {
+        inStep[0] = f.rec.activity();
+        inStep[1] = fed.activity();
+        co_return;
+    };
+    auto task = f.loop.createTask(body());
+    const auto before = std::chrono::steady_clock::now().time_since_epoch().count();
+    f.loop.runUntilComplete(task);
+    for (int i = 0; i < 2; ++i) {
+        QVERIFY(inCallback[i].runningHandle != 0);
+        QCOMPARE(inCallback[i].runningTask, std::uint64_t(0));
+        QVERIFY(inCallback[i].busySinceNs >= before); // its iteration's start
+        QVERIFY(inStep[i].runningHandle != 0);
+        QVERIFY(inStep[i].runningHandle != inCallback[i].runningHandle);
+        QCOMPARE(inStep[i].runningTask, task.taskId());
+        QVERIFY(inStep[i].busySinceNs >= before);
+        // Between iterations: nothing runs.
+        const loopscope::LoopActivity idle = i == 0 ? f.rec.activity() : fed.activity();
+        QCOMPARE(idle.busySinceNs, 0);
+        QCOMPARE(idle.runningHandle, std::uint64_t(0));
+        QCOMPARE(idle.runningTask, std::uint64_t(0));
+    }
+    QCOMPARE(inStep[0].runningHandle, inStep[1].runningHandle);
+    f.loop.removeObserver(&forwarder);
 }
 
 void tst_Recorder::loopAggregates()

@@ -257,7 +257,8 @@ void LoopHost::tick()
 
 void LoopHost::updateBlocked()
 {
-    const std::int64_t since = m_pulse->busySinceNs.load(std::memory_order_relaxed);
+    const LoopActivity activity = m_recorder ? m_recorder->activity() : LoopActivity();
+    const std::int64_t since = activity.busySinceNs;
     const auto busy = since ? std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::nanoseconds(steadyNowNs() - since))
                             : std::chrono::milliseconds(0);
@@ -272,12 +273,12 @@ void LoopHost::updateBlocked()
         Q_EMIT blockedChanged(0);
         return;
     }
-    const std::uint64_t handle = m_pulse->runningHandle.load(std::memory_order_relaxed);
+    const std::uint64_t handle = activity.runningHandle;
     if (handle != m_blockedHandle) {
         // Once per stall: where was the stuck callback scheduled? Its HandleScheduled event
         // is usually still in the ring.
         m_blockedHandle = handle;
-        m_blockedTask = m_pulse->runningTask.load(std::memory_order_relaxed);
+        m_blockedTask = activity.runningTask;
         m_blockedSite.clear();
         if (handle && m_recorder) {
             const std::vector<RecordedEvent> ring = m_recorder->snapshot();

@@ -67,9 +67,11 @@ struct InspectorLink
 };
 
 /*!
- * The inspector's half on the loop's thread: the loop's observer (it feeds the recorder and
- * notices LoopClosed) and the object that commands are posted to, so they arrive even while
- * the loop is paused (a paused loop drains no inbox, but Qt delivers events to this object).
+ * The inspector's half on the loop's thread: it attaches the recorder to the loop, observes
+ * LoopClosed alone (so the loop builds no event per callback for it: the recorder, written to
+ * directly, stays on its fast path), and is the object that commands are posted to, so they
+ * arrive even while the loop is paused (a paused loop drains no inbox, but Qt delivers events
+ * to this object).
  *
  * Every member function runs on the loop's thread. A local agent (the loop is the GUI
  * thread's) belongs to the inspector; any other deletes itself (deleteLater) once it was
@@ -80,7 +82,7 @@ class LoopAgent final : public QObject, public LoopObserver
 public:
     LoopAgent(EventLoop &loop, std::shared_ptr<TraceRecorder> recorder,
               std::shared_ptr<InspectorLink> link, bool local)
-        : LoopObserver(Delivery::Batched),
+        : LoopObserver(Delivery::Batched, EventKinds{ TraceEventKind::LoopClosed }),
           m_loop(&loop),
           m_recorder(std::move(recorder)),
           m_link(std::move(link)),
@@ -88,11 +90,17 @@ public:
     {
     }
 
+    //! On the loop's thread: the recorder, then this agent, start watching the loop.
+    void attachToLoop()
+    {
+        m_loop->addObserver(m_recorder.get());
+        m_loop->addObserver(this);
+    }
+
     void onEvent(const TraceEvent &event) override { onEvents({ &event, 1 }); }
-    //! Runs of events, as the recorder takes them (one virtual call per run, not per event).
+    //! LoopClosed only (its EventKinds).
     void onEvents(std::span<const TraceEvent> events) override
     {
-        m_recorder->onEvents(events);
         if (std::any_of(events.begin(), events.end(),
                         [](const TraceEvent &e) { return e.kind == TraceEventKind::LoopClosed; }))
             loopClosed();
@@ -101,8 +109,10 @@ public:
     //! Stops observing (the GUI detached). Nothing to do when the loop closed first.
     void detachFromLoop()
     {
-        if (m_loop)
+        if (m_loop) {
             m_loop->removeObserver(this);
+            m_loop->removeObserver(m_recorder.get());
+        }
         m_loop = nullptr;
     }
 
@@ -152,8 +162,10 @@ private:
         // again. emit() lets an observer remove itself while it is being called. Staying
         // registered is not an option: a closed loop still reports to its observers (a future
         // dropped later), and the inspector may be long gone by then.
-        if (m_loop)
+        if (m_loop) {
             m_loop->removeObserver(this);
+            m_loop->removeObserver(m_recorder.get());
+        }
         m_loop = nullptr;
         m_link->closed.store(true, std::memory_order_release);
         if (m_local)
@@ -201,7 +213,7 @@ struct AttachRequest
         if (link->detaching)
             return;
         auto *agent = new LoopAgent(*loop, recorder, link, false);
-        loop->addObserver(agent);
+        agent->attachToLoop();
         link->agent = agent;
         link->attached.store(true, std::memory_order_release);
     }
@@ -380,7 +392,7 @@ void LoopInspector::attach(EventLoop &loop)
         // This thread's loop: install the observer now, so that nothing it does from here on
         // is missed.
         m_localAgent = new LoopAgent(loop, m_recorder, m_link, true);
-        loop.addObserver(m_localAgent);
+        m_localAgent->attachToLoop();
         m_link->attached.store(true, std::memory_order_relaxed);
         setState(State::Attached);
     } else {

@@ -18,47 +18,10 @@ namespace loopscope::ui {
 
 namespace {
 
-std::int64_t steadyNowNs()
-{
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-                   std::chrono::steady_clock::now().time_since_epoch())
-            .count();
-}
-
 //! How long a reset lets cancelled tasks unwind before the loop closes on them.
 constexpr auto UnwindBudget = std::chrono::milliseconds(500);
 
 } // namespace
-
-void PulseObserver::onEvent(const TraceEvent &event)
-{
-    // Iterations mark the loop thread busy; while the loop is paused, a step runs single
-    // callbacks outside any iteration, so those count on their own.
-    switch (event.kind) {
-    case TraceEventKind::IterationBegin:
-        m_inIteration = true;
-        m_pulse->busySinceNs.store(steadyNowNs(), std::memory_order_relaxed);
-        break;
-    case TraceEventKind::IterationEnd:
-        m_inIteration = false;
-        m_pulse->busySinceNs.store(0, std::memory_order_relaxed);
-        break;
-    case TraceEventKind::HandleStarted:
-        m_pulse->runningHandle.store(event.id, std::memory_order_relaxed);
-        m_pulse->runningTask.store(event.task, std::memory_order_relaxed);
-        if (!m_inIteration)
-            m_pulse->busySinceNs.store(steadyNowNs(), std::memory_order_relaxed);
-        break;
-    case TraceEventKind::HandleFinished:
-        m_pulse->runningHandle.store(0, std::memory_order_relaxed);
-        m_pulse->runningTask.store(0, std::memory_order_relaxed);
-        if (!m_inIteration)
-            m_pulse->busySinceNs.store(0, std::memory_order_relaxed);
-        break;
-    default:
-        break;
-    }
-}
 
 LoopWorker::LoopWorker(LoopHost *host, std::shared_ptr<LoopPulse> pulse)
     : m_host(host), m_pulse(std::move(pulse))
@@ -115,8 +78,6 @@ void LoopWorker::createLoop(const ClockSpec &clock, int generation)
     options.capacity = std::size_t(1) << 17; // 8 MiB: two seconds of a very busy loop
     options.retainedFinishedTasks = 20000; // the task table keeps its own, time-limited copy
     m_recorder = std::make_shared<TraceRecorder>(options);
-    m_pulseObserver = std::make_unique<PulseObserver>(m_pulse);
-    m_pulse->busySinceNs.store(0, std::memory_order_relaxed);
     m_pulse->appliedScale.store(clock.mode == ClockSpec::Mode::Scaled ? clock.scale : 1.0,
                                 std::memory_order_relaxed);
     m_loop = std::make_unique<EventLoop>(m_clock);
@@ -126,8 +87,9 @@ void LoopWorker::createLoop(const ClockSpec &clock, int generation)
         QMetaObject::invokeMethod(host, HandOff([host, line] { Q_EMIT host->messageLogged(line); }),
                                   Qt::QueuedConnection);
     }));
+    // The recorder alone watches the loop: it is written to directly, with no TraceEvent
+    // built per callback (breakpoints and steps build theirs while they are set).
     m_loop->addObserver(m_recorder.get());
-    m_loop->addObserver(m_pulseObserver.get());
     m_taskBreakpoints.clear(); // ids of the old loop's tasks
     m_loop->setBreakOnTaskFailure(m_breakOnTaskFailure);
     m_loop->setBreakOnSlowCallback(m_breakOnSlowCallback);
@@ -172,13 +134,8 @@ void LoopWorker::teardown()
     m_runs.clear();
     loop.close();
     m_recorder->noteLoopClosed();
-    loop.removeObserver(m_pulseObserver.get());
     loop.removeObserver(m_recorder.get());
     m_loop.reset();
-    m_pulseObserver.reset();
-    m_pulse->busySinceNs.store(0, std::memory_order_relaxed);
-    m_pulse->runningHandle.store(0, std::memory_order_relaxed);
-    m_pulse->runningTask.store(0, std::memory_order_relaxed);
     // The GUI thread may still hold and drain the recorder; it goes with the last reference.
     m_recorder.reset();
     m_clock.reset();

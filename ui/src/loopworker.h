@@ -22,29 +22,13 @@ namespace loopscope::ui {
 class LoopHost;
 
 /*!
- * What the loop thread tells the GUI thread without a queued event, so the GUI can see a
- * loop that is stuck: written by the loop thread, read by the GUI's tick.
+ * What the loop thread tells the GUI thread without a queued event: written by the loop
+ * thread, read by the GUI's tick. (Whether the loop is stuck, and in which callback, the GUI
+ * reads from the recorder: TraceRecorder::activity().)
  */
 struct LoopPulse
 {
-    //! steady_clock nanoseconds when the running iteration (or, while stepping, the running
-    //! callback) began; 0 while the loop thread is between iterations.
-    std::atomic<std::int64_t> busySinceNs{ 0 };
-    std::atomic<std::uint64_t> runningHandle{ 0 }; //!< the callback running now, 0: none
-    std::atomic<std::uint64_t> runningTask{ 0 }; //!< its task when it is a task step
     std::atomic<double> appliedScale{ 1.0 }; //!< the scaled clock's factor, 1 otherwise
-};
-
-//! Keeps LoopPulse up to date from the loop's own events (loop thread).
-class PulseObserver final : public LoopObserver
-{
-public:
-    explicit PulseObserver(std::shared_ptr<LoopPulse> pulse) : m_pulse(std::move(pulse)) { }
-    void onEvent(const TraceEvent &event) override;
-
-private:
-    std::shared_ptr<LoopPulse> m_pulse;
-    bool m_inIteration = false;
 };
 
 /*!
@@ -97,7 +81,6 @@ private:
     ClockSpec m_clockSpec;
     std::shared_ptr<Clock> m_clock;
     std::shared_ptr<TraceRecorder> m_recorder;
-    std::unique_ptr<PulseObserver> m_pulseObserver;
     std::unique_ptr<EventLoop> m_loop;
     std::vector<Task<ScenarioOutcome>> m_runs;
     std::vector<std::function<void(LoopWorker &)>> m_deferred;

@@ -157,6 +157,20 @@ struct TaskStats
 };
 const char *taskStateName(TaskStats::State state);
 
+/*!
+ * What the loop's thread is doing right now, as its recorder was told (TraceRecorder::activity()):
+ * enough for another thread to see that the loop is stuck, and in which callback.
+ */
+struct LoopActivity
+{
+    //! steady_clock time (ns since its epoch) at which the running iteration began, or,
+    //! outside an iteration (a step while the loop is paused), the running callback; 0 while
+    //! the loop's thread is between iterations.
+    std::int64_t busySinceNs = 0;
+    std::uint64_t runningHandle = 0; //!< the callback running now, 0: none
+    std::uint64_t runningTask = 0; //!< its task when it is a task step, 0 otherwise
+};
+
 //! What the recorder knows about the loop as a whole.
 struct LoopStats
 {
@@ -348,6 +362,12 @@ public:
     std::vector<TaskStats> tasksChangedSince(std::uint64_t &version) const;
     std::optional<TaskStats> task(std::uint64_t taskId) const;
     LoopStats loopStats() const;
+    /*!
+     * Any thread, without a lock: what the loop's thread is doing now. Kept as the events
+     * happen, not from the ring, so a callback that blocks shows at once, however the
+     * recorder is fed.
+     */
+    LoopActivity activity() const noexcept;
 
     //! The lints found so far (the kept ones), oldest first, BusyPolling ones last.
     std::vector<Lint> lints() const;
