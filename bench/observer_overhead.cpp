@@ -1,8 +1,9 @@
 // What watching the loop costs: the post_burst and task_yield workloads (DESIGN.md,
 // "Performance workloads") with no observer, with an observer that does nothing, with the
 // TraceRecorder, and with the recorder beside an observer of LoopClosed alone (how the
-// visualizer and the inspector watch a loop) or of every event, interleaved in one process. Prints one JSON line per combination, a
-// table of the overhead ratios against "no observer", and the issue's targets, met or not.
+// visualizer and the inspector watch a loop) or of every event, interleaved in one process.
+// Prints one JSON line per combination, a table of the overhead ratios against "no
+// observer", and the issue's targets, met or not.
 //
 //   bench_observer_overhead [--quick] [--nohooks PATH]
 //       --quick: a tenth of the work, one repetition (a smoke run; nothing is judged)

@@ -39,10 +39,10 @@ public:
     }
     /*!
      * Producer only: push() of an event given as its words, the last two as packText()
-     * and packFlags() make them. For events built in registers (RecorderSink::pushHot()): copying the tail
-     * out of a RecordedEvent just written byte by byte makes the processor wait for the
-     * byte stores before it can load the word (a failed store-to-load forwarding), five
-     * times per recorded task switch.
+     * and packFlags() make them. For events built in registers (RecorderSink::pushHot()):
+     * copying the tail out of a RecordedEvent just written byte by byte makes the processor
+     * wait for the byte stores before it can load the word (a failed store-to-load
+     * forwarding), five times per recorded task switch.
      */
     void pushWords(std::int64_t time, std::int64_t duration, std::uint64_t id,
                    std::uint64_t related, std::uint64_t aux, std::uint64_t tail0,

@@ -82,7 +82,7 @@ class LoopAgent final : public QObject, public LoopObserver
 public:
     LoopAgent(EventLoop &loop, std::shared_ptr<TraceRecorder> recorder,
               std::shared_ptr<InspectorLink> link, bool local)
-        : LoopObserver(Delivery::Batched, EventKinds{ TraceEventKind::LoopClosed }),
+        : LoopObserver(Delivery::PerEvent, EventKinds{ TraceEventKind::LoopClosed }),
           m_loop(&loop),
           m_recorder(std::move(recorder)),
           m_link(std::move(link)),
@@ -97,14 +97,8 @@ public:
         m_loop->addObserver(this);
     }
 
-    void onEvent(const TraceEvent &event) override { onEvents({ &event, 1 }); }
-    //! LoopClosed only (its EventKinds).
-    void onEvents(std::span<const TraceEvent> events) override
-    {
-        if (std::any_of(events.begin(), events.end(),
-                        [](const TraceEvent &e) { return e.kind == TraceEventKind::LoopClosed; }))
-            loopClosed();
-    }
+    //! LoopClosed, the only kind it is given (its EventKinds).
+    void onEvent(const TraceEvent &) override { loopClosed(); }
 
     //! Stops observing (the GUI detached). Nothing to do when the loop closed first.
     void detachFromLoop()
@@ -162,11 +156,7 @@ private:
         // again. emit() lets an observer remove itself while it is being called. Staying
         // registered is not an option: a closed loop still reports to its observers (a future
         // dropped later), and the inspector may be long gone by then.
-        if (m_loop) {
-            m_loop->removeObserver(this);
-            m_loop->removeObserver(m_recorder.get());
-        }
-        m_loop = nullptr;
+        detachFromLoop();
         m_link->closed.store(true, std::memory_order_release);
         if (m_local)
             return;

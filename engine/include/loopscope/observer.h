@@ -174,9 +174,10 @@ private:
 
 /*!
  * Sees every event of the loops it is attached to (EventLoop::addObserver), or those of
- * the kinds it asked for (EventKinds), on the loop's thread, in order. It must not throw (an exception is caught and reported to the loop's
- * exception handler) and should be quick: it runs inside the loop. With no observer attached
- * the loop pays one predictable branch per event and allocates nothing.
+ * the kinds it asked for (EventKinds), on the loop's thread, in order. It must not throw
+ * (an exception is caught and reported to the loop's exception handler) and should be
+ * quick: it runs inside the loop. With no observer attached the loop pays one predictable
+ * branch per event and allocates nothing.
  *
  * The loop hands events over in runs rather than one at a time: it collects the events of
  * an iteration and hands them out before each callback runs (so the HandleStarted of a
