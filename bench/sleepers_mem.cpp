@@ -2,11 +2,13 @@
 // included (its coroutine frame, the task, its timer heap entry, its Task handle in the
 // vector, and the blocks of the first steps' handles that the engine's pool keeps cached;
 // sleep() itself makes no frame, future or handle). Measured as the growth of the heap
-// in use (mallinfo2) while they sleep, divided by their number, and as the growth of the
-// resident set (first repetition only: later ones reuse freed memory). Loopscope's heap
-// figure is taken from the first repetition only too: the engine keeps freed handles, futures
-// and frames in per-thread caches (still "in use" for malloc), so later repetitions would
-// reuse them without the heap growing and look cheaper than they are. Against QCoro
+// in use (mallinfo2, plus the blocks the engine's pool carved from its own chunks, which
+// malloc does not see: detail::poolMemory()) while they sleep, divided by their number, and
+// as the growth of the resident set (first repetition only: later ones reuse freed memory).
+// Loopscope's heap figure is taken from the first repetition only too: the engine keeps
+// freed handles, futures and frames in per-thread caches (still "in use"), so later
+// repetitions would reuse them without the heap growing and look cheaper than they are.
+// Against QCoro
 // coroutines sleeping on QCoro::sleepFor(1s) (a QTimer each), at 10,000 because Qt 6.4
 // registers timers in a linear list.
 //
@@ -31,7 +33,7 @@ namespace {
 std::int64_t heapInUse()
 {
     const struct mallinfo2 info = mallinfo2();
-    return std::int64_t(info.uordblks + info.hblkhd);
+    return std::int64_t(info.uordblks + info.hblkhd + loopscope::detail::poolMemory().blockBytes);
 }
 
 loopscope::Coro<void> sleeper()

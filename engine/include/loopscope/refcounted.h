@@ -30,6 +30,23 @@ void poolFree(void *block, std::size_t size) noexcept;
  * loopscope::releaseThreadCache()); a thread's caches are given back when it ends.
  */
 bool poolHoldsBurstCache() noexcept;
+
+/*!
+ * What the pool holds, for all threads: blocks up to 512 bytes are carved from 2 MiB chunks
+ * the pool maps itself (huge pages from a thread's second chunk of a size class on), not
+ * malloc'd one by one, so malloc's statistics (mallinfo2) do not see them. Under
+ * AddressSanitizer the pool mallocs each block instead (\a chunked false, all figures 0).
+ */
+struct PoolMemory
+{
+    //! Bytes in blocks carved and not given back: live objects and the blocks the threads'
+    //! free lists and burst caches keep (what mallinfo2's uordblks counts for malloc).
+    std::uint64_t blockBytes = 0;
+    std::uint64_t chunkBytes = 0; //!< mapped in chunks
+    std::uint64_t chunks = 0;
+    bool chunked = false;
+};
+PoolMemory poolMemory() noexcept;
 void poolReleaseBurstCache() noexcept;
 //! The thread's cached buffer if it has at least \a minBytes (its size in \a bytes), or null.
 void *poolTakeBuffer(std::size_t minBytes, std::size_t &bytes) noexcept;
