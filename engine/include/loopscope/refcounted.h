@@ -12,7 +12,8 @@ namespace loopscope::detail {
  * Storage for the engine's small objects that come and go at the loop's pace: handles,
  * futures and coroutine frames. Blocks up to 512 bytes are recycled through per-thread free
  * lists (one per 16-byte size class, each kept to a bounded length), so a warm loop
- * allocates nothing per callSoon, task step or sleep; larger blocks go to the global heap.
+ * allocates nothing per callSoon, task step or sleep; new ones are carved from chunks the
+ * pool maps itself (see PoolMemory); larger blocks go to the global heap.
  * A block may be freed on another thread than the one that allocated it (a
  * callSoonThreadsafe handle is made on the caller's thread and dies on the loop's): it then
  * joins the freeing thread's list. Definitions in handle.cpp.
