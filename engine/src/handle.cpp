@@ -9,6 +9,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <new>
 #include <utility>
 
@@ -106,12 +107,58 @@ constexpr std::size_t kChunkHeaderBytes = 64; // the header keeps a line of its 
 constexpr unsigned kAddressBits = 47;
 constexpr std::uint64_t kChunkBias = std::uint64_t(1) << 40;
 
+struct FreeBlock
+{
+    FreeBlock *next;
+};
+
+//! At the start of each chunk. All but sizeClass are under the class's lock (ClassChunks).
 struct ChunkHeader
 {
     //! kChunkBias while a thread carves it, minus what it did not carve when it moved on,
-    //! minus the blocks given back: 0 when the chunk is free.
-    std::atomic<std::uint64_t> refs;
+    //! minus the blocks given back and not taken again: 0 when the chunk is free.
+    std::uint64_t refs = kChunkBias;
+    //! Blocks given back, for the class's next carve to take before it maps a chunk: one
+    //! long-lived object must not pin a chunk whose other blocks nobody could use again.
+    FreeBlock *free = nullptr;
+    std::uint64_t freeCount = 0;
+    //! In the class's list of chunks with given-back blocks (ClassChunks::partial).
+    ChunkHeader *prev = nullptr;
+    ChunkHeader *next = nullptr;
+    bool listed = false;
+    std::uint32_t sizeClass = 0;
 };
+static_assert(sizeof(ChunkHeader) <= kChunkHeaderBytes);
+
+//! A size class's chunks that hold given-back blocks, and the lock for every chunk's
+//! bookkeeping of that class. Taken only off the fast paths: when a thread's caches are full
+//! or given back, and when a carving chunk runs out.
+struct ClassChunks
+{
+    std::mutex lock;
+    ChunkHeader *partial = nullptr;
+
+    void list(ChunkHeader *h) noexcept
+    {
+        h->prev = nullptr;
+        h->next = partial;
+        if (partial)
+            partial->prev = h;
+        partial = h;
+        h->listed = true;
+    }
+    void unlist(ChunkHeader *h) noexcept
+    {
+        if (!h->listed)
+            return;
+        (h->prev ? h->prev->next : partial) = h->next;
+        if (h->next)
+            h->next->prev = h->prev;
+        h->prev = h->next = nullptr;
+        h->listed = false;
+    }
+};
+ClassChunks g_classChunks[kClassCount]; // constant-initialized, trivially destroyed
 
 //! Which 2 MiB regions of the address space are chunks, a bit each: a block freed on any
 //! thread, from either source, goes back where it came from. The map is a reservation the
@@ -166,7 +213,7 @@ std::atomic<std::uint64_t> g_chunkCount{ 0 };
 std::atomic<std::uint64_t> g_pooledBytes{ 0 };
 
 //! A fresh chunk, 2 MiB-aligned, or null (no memory, or the map cannot cover it).
-ChunkHeader *mapChunk(bool huge) noexcept
+ChunkHeader *mapChunk(std::size_t sizeClass, bool huge) noexcept
 {
     ChunkMap &map = chunkMap();
     if (!map.usable())
@@ -190,7 +237,7 @@ ChunkHeader *mapChunk(bool huge) noexcept
     if (huge)
         (void)::madvise(chunk, kChunkBytes, MADV_HUGEPAGE); // a hint: fine if refused
     auto *header = new (chunk) ChunkHeader;
-    header->refs.store(kChunkBias, std::memory_order_relaxed);
+    header->sizeClass = std::uint32_t(sizeClass);
     g_chunkBytes.fetch_add(kChunkBytes, std::memory_order_relaxed);
     g_chunkCount.fetch_add(1, std::memory_order_relaxed);
     return header;
@@ -207,17 +254,30 @@ void unmapChunk(ChunkHeader *header) noexcept
     g_chunkCount.fetch_sub(1, std::memory_order_relaxed);
 }
 
-//! Drops \a count references to \a header's chunk; unmaps it with the last.
-void unrefChunk(ChunkHeader *header, std::uint64_t count) noexcept
+/*!
+ * Drops \a count references to \a header's chunk, and gives it \a block back (null: none);
+ * unmaps the chunk with its last reference.
+ */
+void unrefChunk(ChunkHeader *header, std::uint64_t count, FreeBlock *block) noexcept
 {
-    if (header->refs.fetch_sub(count, std::memory_order_acq_rel) == count)
-        unmapChunk(header);
+    ClassChunks &chunks = g_classChunks[header->sizeClass];
+    {
+        std::lock_guard lock(chunks.lock);
+        header->refs -= count;
+        if (header->refs != 0) {
+            if (block) {
+                block->next = header->free;
+                header->free = block;
+                ++header->freeCount;
+                if (!header->listed)
+                    chunks.list(header);
+            }
+            return;
+        }
+        chunks.unlist(header);
+    }
+    unmapChunk(header);
 }
-
-struct FreeBlock
-{
-    FreeBlock *next;
-};
 
 // Beyond the steady lists: what a burst left behind, kept for the next one (see
 // refcounted.h). Bounded so that a runaway producer cannot pin the whole machine.
@@ -250,7 +310,7 @@ void retireChunk(std::size_t c) noexcept
 {
     if (ChunkHeader *header = std::exchange(t_pool.chunk[c], nullptr)) {
         t_pool.carveAt[c] = t_pool.carveEnd[c] = nullptr;
-        unrefChunk(header, kChunkBias - std::exchange(t_pool.carved[c], 0));
+        unrefChunk(header, kChunkBias - std::exchange(t_pool.carved[c], 0), nullptr);
     }
 }
 
@@ -260,7 +320,7 @@ void releaseBlock(void *block, std::size_t sizeClass) noexcept
     if (kUseChunks && chunkMap().contains(block)) {
         g_pooledBytes.fetch_sub(carveSize(sizeClass), std::memory_order_relaxed);
         const auto base = reinterpret_cast<std::uintptr_t>(block) & ~(kChunkBytes - 1);
-        unrefChunk(reinterpret_cast<ChunkHeader *>(base), 1);
+        unrefChunk(reinterpret_cast<ChunkHeader *>(base), 1, static_cast<FreeBlock *>(block));
         return;
     }
     ::operator delete(block);
@@ -308,13 +368,47 @@ constexpr auto kMaxCached = [] {
     return table;
 }();
 
+/*!
+ * Takes every block given back to one chunk of size class \a c (see ChunkHeader::free):
+ * returns one, the rest join the thread's burst list. Null when no chunk has any.
+ */
+void *reuseGivenBack(std::size_t c) noexcept
+{
+    FreeBlock *blocks = nullptr;
+    std::uint64_t count = 0;
+    {
+        ClassChunks &chunks = g_classChunks[c];
+        std::lock_guard lock(chunks.lock);
+        ChunkHeader *header = chunks.partial;
+        if (!header)
+            return nullptr;
+        chunks.unlist(header);
+        blocks = std::exchange(header->free, nullptr);
+        count = std::exchange(header->freeCount, 0);
+        header->refs += count;
+    }
+    g_pooledBytes.fetch_add(count * carveSize(c), std::memory_order_relaxed);
+    armReaper(); // the burst list goes back when the thread ends
+    FreeBlock *first = blocks;
+    for (FreeBlock *b = first->next; b;) {
+        FreeBlock *next = b->next;
+        b->next = t_pool.burstHead[c];
+        t_pool.burstHead[c] = b;
+        t_pool.burstBytes += blockSize(c);
+        b = next;
+    }
+    return first;
+}
+
 //! A new block of size class \a c from the class's chunk, or null when no chunk can be had.
 void *carve(std::size_t c) noexcept
 {
     const std::size_t bytes = carveSize(c);
     if (std::size_t(t_pool.carveEnd[c] - t_pool.carveAt[c]) < bytes) [[unlikely]] {
         retireChunk(c);
-        ChunkHeader *header = mapChunk(t_pool.chunksMade[c] > 0);
+        if (void *b = reuseGivenBack(c))
+            return b;
+        ChunkHeader *header = mapChunk(c, t_pool.chunksMade[c] > 0);
         if (!header)
             return nullptr;
         armReaper(); // retires the chunk when the thread ends
