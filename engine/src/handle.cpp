@@ -75,10 +75,11 @@ constexpr std::size_t blockSize(std::size_t sizeClass) noexcept
 //
 // A block given back beyond the caches returns to its chunk, which is unmapped once all its
 // blocks came back; the thread carving it holds a biased reference until it moves on to a
-// new chunk (no atomic operation per carved block). Freed blocks are not carved again: the
-// free lists and the burst cache are what recycles them, and chunks are per size class, so
-// that one class's long-lived objects (sleeping frames) do not pin another's chunks (their
-// first steps' handles).
+// new chunk (nothing to count per carved block). Until then the chunk lends the blocks given
+// back to the next thread of its size class that runs out of carving, before a new chunk is
+// mapped: one long-lived object must not strand the rest of its chunk. Chunks are per size
+// class, so that one class's long-lived objects (sleeping frames) do not pin another's
+// chunks (their first steps' handles).
 //
 // Under AddressSanitizer the blocks come from operator new as before: its redzones between
 // heap blocks, and its leak check, see the pool's objects.
