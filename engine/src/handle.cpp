@@ -66,7 +66,7 @@ constexpr std::size_t blockSize(std::size_t sizeClass) noexcept
 // A block the free lists cannot supply is carved from a 2 MiB chunk mapped for its size
 // class, not malloc'd one by one. From a thread's second chunk of a class on, the chunk is
 // advised onto a transparent huge page (MADV_HUGEPAGE): a burst of a million handles then
-// spans 36 translations instead of 18,000. On this project's VMs the difference was most of
+// spans 40 translations instead of 20,000. On this project's VMs the difference was most of
 // post_burst's cost: once the kernel had taken pages back (malloc_trim, or glibc trimming
 // its heap after a million Qt events), each 4 KiB page of the pool cost a translation fault
 // of the hypervisor's, invisible to the process (no page fault counted), and a callback of
@@ -163,7 +163,7 @@ ClassChunks g_classChunks[kClassCount]; // constant-initialized, trivially destr
 
 //! Which 2 MiB regions of the address space are chunks, a bit each: a block freed on any
 //! thread, from either source, goes back where it came from. The map is a reservation the
-//! kernel backs only where bits are set (16 MiB of addresses, a 4 KiB page per 64 GiB).
+//! kernel backs only where bits are set (8 MiB of addresses, a 4 KiB page per 64 GiB).
 class ChunkMap
 {
 public:
