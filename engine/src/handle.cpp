@@ -249,7 +249,6 @@ void unmapChunk(ChunkHeader *header) noexcept
     void *chunk = header;
     header->~ChunkHeader();
     chunkMap().mark(chunk, false);
-    ASAN_UNPOISON_MEMORY_REGION(chunk, kChunkBytes);
     ::munmap(chunk, kChunkBytes);
     g_chunkBytes.fetch_sub(kChunkBytes, std::memory_order_relaxed);
     g_chunkCount.fetch_sub(1, std::memory_order_relaxed);
