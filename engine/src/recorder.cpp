@@ -14,6 +14,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 
 namespace loopscope {
@@ -121,6 +122,82 @@ const char *lintKindName(LintKind kind)
     return "unknown";
 }
 
+// --- the aggregates the hot events change ---------------------------------------------
+
+namespace {
+
+//! Single-writer atomics: only the recording thread changes them, so a change is a load and a
+//! store (plain moves on x86-64), and readers on other threads see whole values.
+template <class T>
+T get(const std::atomic<T> &a) noexcept
+{
+    return a.load(std::memory_order_relaxed);
+}
+template <class T>
+void put(std::atomic<T> &a, T value) noexcept
+{
+    a.store(value, std::memory_order_relaxed);
+}
+template <class T>
+void bump(std::atomic<T> &a, T by = 1) noexcept
+{
+    a.store(a.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+}
+
+} // namespace
+
+namespace detail {
+
+/*!
+ * DurationHistogram as single-writer atomics: the recording thread adds to it without a
+ * lock, any thread reads it into a DurationHistogram. A read while durations are added may
+ * be a few durations apart between the buckets, the count and the sum.
+ */
+class HotHistogram
+{
+public:
+    void add(Duration d) noexcept
+    {
+        const Duration::rep v = std::max<Duration::rep>(d.count(), 0);
+        bump(m_buckets[std::size_t(DurationHistogram::bucketFor(d))]);
+        bump(m_count);
+        bump(m_sum, v);
+        if (v > get(m_max))
+            put(m_max, v);
+    }
+    void readInto(DurationHistogram &h) const noexcept
+    {
+        for (std::size_t i = 0; i < h.m_buckets.size(); ++i)
+            h.m_buckets[i] = get(m_buckets[i]);
+        h.m_count = get(m_count);
+        h.m_sum = get(m_sum);
+        h.m_max = get(m_max);
+    }
+
+private:
+    std::array<std::atomic<std::uint64_t>, DurationHistogram::kBucketCount> m_buckets{};
+    std::atomic<std::uint64_t> m_count{ 0 };
+    std::atomic<std::int64_t> m_sum{ 0 };
+    std::atomic<std::int64_t> m_max{ 0 };
+};
+
+} // namespace detail
+
+namespace {
+
+//! LoopStats' fields that the hot events change (the rest change under the recorder's lock).
+struct HotLoop
+{
+    std::atomic<std::uint64_t> callbacks{ 0 };
+    std::atomic<std::uint64_t> failedCallbacks{ 0 };
+    std::atomic<std::uint64_t> taskSteps{ 0 };
+    std::atomic<double> callbacksPerSecond{ 0 };
+    detail::HotHistogram stepDurations;
+    detail::HotHistogram callbackDurations;
+};
+
+} // namespace
+
 // --- TraceRecorder::Private -----------------------------------------------------------
 
 namespace {
@@ -135,16 +212,41 @@ QString millis(Duration d)
     return QString::number(toSeconds(d) * 1000.0, 'f', 3) + QStringLiteral(" ms");
 }
 
+/*!
+ * A task's figures that its steps change (TaskStats' other fields change under the
+ * recorder's lock). The recording thread writes them without the lock, between an odd and
+ * an even seq (a sequence lock); a reader copies them until it reads the same even seq
+ * before and after (TraceRecorder::Private::statsOf()).
+ */
+struct HotTask
+{
+    std::atomic<std::uint32_t> seq{ 0 };
+    std::atomic<TaskStats::State> state{ TaskStats::State::Created };
+    std::atomic<FutureKind> waitingOnKind{ FutureKind::Plain };
+    std::atomic<std::uint64_t> waitingOn{ 0 };
+    std::atomic<std::uint64_t> steps{ 0 };
+    std::atomic<std::uint64_t> yields{ 0 };
+    std::atomic<std::uint64_t> waits{ 0 };
+    std::atomic<std::int64_t> stateSinceNs{ 0 };
+    std::atomic<std::int64_t> firstStepNs{ -1 };
+    std::atomic<std::int64_t> busyNs{ 0 };
+    std::atomic<std::int64_t> scheduledNs{ 0 };
+    std::atomic<std::int64_t> waitingNs{ 0 };
+    std::atomic<std::int64_t> firstStepDelayNs{ 0 };
+    //! Private::taskVersion when it last changed (tasksChangedSince()).
+    std::atomic<std::uint64_t> version{ 0 };
+    //! Recording thread only: when the task's next step was scheduled while a step ran (a
+    //! yield, or an await of something already done); -1: not this step.
+    std::int64_t scheduledDuringStep = -1;
+};
+
 struct TaskRecord
 {
+    //! The fields HotTask does not hold (its copies of those are stale until the task is done).
     TaskStats stats;
-    //! When the task's next step was scheduled while a step ran (a yield, or an await of
-    //! something already done); -1: not this step.
-    std::int64_t scheduledDuringStep = -1;
+    HotTask hot;
     //! Its slot in Private::liveOrder.
     std::size_t orderSlot = 0;
-    //! Private::taskVersion when it last changed (tasksChangedSince()).
-    std::uint64_t version = 0;
 };
 
 struct UnawaitedFuture
@@ -186,38 +288,63 @@ public:
     void recordRun(std::span<const TraceEvent> events);
     //! Loop thread: appends \a r, made from \a e, and aggregates it.
     void recordCompacted(const TraceEvent &e, const RecordedEvent &r);
-    //! Loop thread (RecorderSink).
-    void aggregateBacklog() noexcept override;
 
-    // Aggregates: statsMutex held.
-    //! Takes in the events published since the last call (the hot ones, see RecorderSink;
-    //! every other event was aggregated as it was recorded). \a Producer: called on the
-    //! loop thread, which may read its own events unchecked (a template, so that the hot
-    //! loop does not test it per event).
-    template <bool Producer = false>
-    void catchUpLocked();
+    // Aggregates. The recording thread (the loop's, or replay()'s caller) is their only
+    // writer: it changes the hot ones (HotTask, HotLoop) without the lock, everything else
+    // (which tasks there are, their names, lints ...) under statsMutex, which readers hold.
     void update(const TraceEvent &e, const RecordedEvent &r);
     //! update() for the hot kinds, from the compact event alone.
     void updateHot(const RecordedEvent &r);
-    void callbackFinished(const RecordedEvent &r);
-    void taskCreated(const TraceEvent &e, const RecordedEvent &r, std::int64_t now);
     void taskScheduled(std::uint64_t id, std::int64_t now);
-    void stepBegin(const RecordedEvent &r);
-    void stepEnd(const RecordedEvent &r);
+    void callbackFinished(std::int64_t now, Duration duration, std::uint64_t handle,
+                          std::uint64_t task, HandleKind kind, bool failed);
+    void stepBegin(std::uint64_t id, std::int64_t now, std::uint64_t step);
+    void stepEnd(std::uint64_t id, std::int64_t now, Duration duration, std::uint64_t awaited,
+                 FutureKind awaitedKind, bool yielded);
+    void taskCreated(const TraceEvent &e, const RecordedEvent &r, std::int64_t now);
     void taskDone(const TraceEvent &e, std::int64_t now);
     void exceptionNeverRetrieved(const TraceEvent &e, std::int64_t now);
     void loopClosed();
     void trackFuture(const TraceEvent &e, std::int64_t now);
     void destroyPending(std::uint64_t id);
     void retire(TaskStats stats);
+    //! Recording thread: statsMutex held from here to the end of the scope, unless it is
+    //! held already (the hot paths' rare steps: a task first seen, a lint).
+    std::unique_lock<std::mutex> lockForWriter()
+    {
+        return writerLocked ? std::unique_lock<std::mutex>()
+                            : std::unique_lock<std::mutex>(statsMutex);
+    }
+    //! Recording thread: the next task version (each change of a tracked task takes one).
+    std::uint64_t nextVersion() noexcept
+    {
+        const std::uint64_t v = get(taskVersion) + 1;
+        taskVersion.store(v, std::memory_order_release);
+        return v;
+    }
+    //! Recording thread: a change of \a h's hot fields begins (see HotTask).
+    static void beginWrite(HotTask &h) noexcept
+    {
+        put(h.seq, get(h.seq) + 1);
+        std::atomic_thread_fence(std::memory_order_release);
+    }
+    //! ... and ends: readers may copy them again.
+    void endWrite(HotTask &h) noexcept
+    {
+        put(h.version, nextVersion());
+        h.seq.store(get(h.seq) + 1, std::memory_order_release);
+    }
+    /*!
+     * Any thread, statsMutex held (or the recording thread): \a rec's TaskStats, its hot
+     * fields as of one moment between two changes; \a version: its version then.
+     */
+    static TaskStats statsOf(const TaskRecord &rec, std::uint64_t *version = nullptr);
+    //! Recording thread: the live record of task \a id, nullptr when it is not tracked.
     TaskRecord *findLive(std::uint64_t id)
     {
         // A step's events come in a run for one task (scheduled, begin, end): one lookup.
-        // Only callers that change the record look it up: each lookup marks it changed.
-        if (id == cachedId && cachedRecord) {
-            cachedRecord->version = ++taskVersion;
+        if (id == cachedId && cachedRecord)
             return cachedRecord;
-        }
         cachedId = id;
         LiveSlot &slot = liveIndex[id & kLiveIndexMask];
         if (slot.id == id && slot.record) {
@@ -228,8 +355,6 @@ public:
             if (cachedRecord)
                 slot = LiveSlot{ id, cachedRecord };
         }
-        if (cachedRecord)
-            cachedRecord->version = ++taskVersion;
         return cachedRecord;
     }
     void eraseLive(std::unordered_map<std::uint64_t, TaskRecord>::iterator it)
@@ -247,11 +372,31 @@ public:
         if (liveOrderHoles > 64 && liveOrderHoles > liveOrder.size() / 2)
             tidyLiveOrder();
     }
-    //! Adds a task to live (and to liveOrder); an id already there is replaced in place.
-    TaskRecord &insertLive(std::uint64_t id, TaskRecord rec)
+    /*!
+     * Recording thread, statsMutex held: adds task \a stats.id to live (and to liveOrder),
+     * state Created since \a now; an id already there is replaced in place.
+     */
+    TaskRecord &insertLive(TaskStats stats, std::int64_t now)
     {
-        const auto [it, inserted] = live.insert_or_assign(id, std::move(rec));
-        it->second.version = ++taskVersion;
+        const std::uint64_t id = stats.id;
+        const auto [it, inserted] = live.try_emplace(id);
+        TaskRecord &rec = it->second;
+        rec.stats = std::move(stats);
+        HotTask &h = rec.hot;
+        put(h.state, TaskStats::State::Created);
+        put(h.waitingOnKind, FutureKind::Plain);
+        put(h.waitingOn, std::uint64_t(0));
+        put(h.steps, std::uint64_t(0));
+        put(h.yields, std::uint64_t(0));
+        put(h.waits, std::uint64_t(0));
+        put(h.stateSinceNs, now);
+        put(h.firstStepNs, std::int64_t(-1));
+        put(h.busyNs, std::int64_t(0));
+        put(h.scheduledNs, std::int64_t(0));
+        put(h.waitingNs, std::int64_t(0));
+        put(h.firstStepDelayNs, std::int64_t(0));
+        put(h.version, nextVersion());
+        h.scheduledDuringStep = -1;
         if (inserted) {
             if (!liveOrder.empty()) {
                 const TaskRecord *lastAdded = nullptr;
@@ -260,13 +405,13 @@ public:
                 if (lastAdded && lastAdded->stats.id > id)
                     liveOrderSorted = false; // attached late: seen out of creation order
             }
-            it->second.orderSlot = liveOrder.size();
-            liveOrder.push_back(&it->second);
-            liveIndex[id & kLiveIndexMask] = LiveSlot{ id, &it->second };
+            rec.orderSlot = liveOrder.size();
+            liveOrder.push_back(&rec);
+            liveIndex[id & kLiveIndexMask] = LiveSlot{ id, &rec };
         } else {
-            liveOrder[it->second.orderSlot] = &it->second;
+            liveOrder[rec.orderSlot] = &rec;
         }
-        return it->second;
+        return rec;
     }
     //! liveOrder without holes, sorted by id (tasks() walks it instead of sorting live).
     void tidyLiveOrder()
@@ -302,16 +447,19 @@ public:
     {
         return std::max<std::int64_t>(lastEventNs.load(std::memory_order_relaxed), 0);
     }
-    const TaskStats *findAny(std::uint64_t id) const;
+    //! statsMutex held: task \a id's TaskStats, live or retained; nullopt when unknown.
+    std::optional<TaskStats> findAny(std::uint64_t id) const;
+    //! statsMutex held: the name and creation site of task \a id, for messages.
     QString taskLabel(std::uint64_t id) const;
     void addLint(LintKind kind, std::uint64_t task, std::uint64_t id, std::int64_t timeNs,
                  Duration duration, QString message);
     std::vector<Lint> busyPollingLints() const;
-    bool isBusyPolling(const TaskStats &t) const
+    bool isBusyPolling(std::uint64_t yields, std::uint64_t waits) const
     {
-        return t.waits == 0 && t.yields >= options.busyPollingMinYields
+        return waits == 0 && yields >= options.busyPollingMinYields
                 && options.busyPollingMinYields > 0;
     }
+    bool isBusyPolling(const TaskStats &t) const { return isBusyPolling(t.yields, t.waits); }
 
     RecorderOptions options;
 
@@ -320,8 +468,10 @@ public:
     std::uint64_t readPos = 0;
     std::uint64_t dropped = 0;
 
-    // Aggregates: written by the loop thread, read by anyone, all under statsMutex.
+    // Aggregates (see update()).
     mutable std::mutex statsMutex;
+    //! Recording thread only: it holds statsMutex (recordRun(), recordCompacted()).
+    bool writerLocked = false;
     std::unordered_map<std::uint64_t, TaskRecord> live;
     //! live's records in id order, with holes (nullptr) where tasks ended since the last
     //! tidyLiveOrder(): node pointers survive rehashing.
@@ -332,16 +482,20 @@ public:
     //! taskVersion when each of finished was retired: increasing, like finished's order.
     std::deque<std::uint64_t> finishedVersions;
     //! Counts changes to tracked tasks; each record keeps the count of its last change.
-    std::uint64_t taskVersion = 0;
-    //! False: no tracked task is busy-polling, busyPollingLints() need not look at each.
-    //! A task only becomes one in stepEnd(); cleared by a look that found none.
-    mutable bool mayHaveBusyPollers = false;
+    std::atomic<std::uint64_t> taskVersion{ 0 };
+    /*!
+     * 0: no tracked task is busy-polling, busyPollingLints() need not look at each. A task
+     * only becomes one in stepEnd(), which stores the task version there; a reader's look
+     * that found none clears it, unless it changed meanwhile.
+     */
+    mutable std::atomic<std::uint64_t> busyPollingMark{ 0 };
     std::map<std::uint64_t, UnawaitedFuture> unawaited; // ordered: oldest evicted first
+    //! The loop's figures but the hot ones (hotLoop).
     LoopStats loop;
+    HotLoop hotLoop;
     std::array<std::deque<Lint>, kLintKindCount> lints;
     std::array<std::uint64_t, kLintKindCount> lintCounts{};
-    //! The ring position up to which the aggregates took events in (catchUpLocked()).
-    std::uint64_t aggregatedPos = 0;
+    // Recording thread only.
     std::uint64_t cachedId = 0;
     TaskRecord *cachedRecord = nullptr; // into live: node pointers survive rehashing
     //! live's records by id modulo the size (task ids are dense): one probe where live.find()
@@ -535,27 +689,20 @@ TraceEvent TraceRecorder::Private::expand(const RecordedEvent &r, const QString 
 
 void TraceRecorder::Private::recordRun(std::span<const TraceEvent> events)
 {
-    if (events.empty())
-        return;
     for (const TraceEvent &e : events)
         noteActivity(e);
     RecordedEvent r;
-    if (m_backlog + events.size() < m_batch
-        && std::none_of(events.begin(), events.end(), touchesAggregates)) {
-        // Nothing to aggregate: no lock (the backlog's catch-up skips these). Within the
-        // batch, so that nothing not aggregated yet is overwritten.
+    if (std::none_of(events.begin(), events.end(), touchesAggregates)) {
+        // Nothing to aggregate: no lock.
         for (const TraceEvent &e : events) {
             compactInto(e, ring.nextPosition(), r);
             ring.push(r);
             noteTime(r.time);
         }
-        m_backlog += std::uint32_t(events.size());
         return;
     }
-    // Under the lock from before the first push: a reader catching up never meets one of
-    // these events before it was aggregated here, with its text.
     std::lock_guard lock(statsMutex);
-    catchUpLocked();
+    writerLocked = true;
     for (const TraceEvent &e : events) {
         compactInto(e, ring.nextPosition(), r);
         ring.push(r);
@@ -563,45 +710,17 @@ void TraceRecorder::Private::recordRun(std::span<const TraceEvent> events)
         if (touchesAggregates(e))
             update(e, r);
     }
-    aggregatedPos = ring.nextPosition();
-    m_backlog = 0;
+    writerLocked = false;
 }
 
 void TraceRecorder::Private::recordCompacted(const TraceEvent &e, const RecordedEvent &r)
 {
     std::lock_guard lock(statsMutex);
-    catchUpLocked();
+    writerLocked = true;
     ring.push(r);
     noteTime(r.time);
     update(e, r);
-    aggregatedPos = ring.nextPosition();
-    m_backlog = 0;
-}
-
-void TraceRecorder::Private::aggregateBacklog() noexcept
-{
-    std::lock_guard lock(statsMutex);
-    catchUpLocked<true>();
-    m_backlog = 0;
-}
-
-template <bool Producer>
-void TraceRecorder::Private::catchUpLocked()
-{
-    const std::uint64_t head = ring.published();
-    RecordedEvent r;
-    // The loop thread aggregates before the ring could overwrite anything not aggregated
-    // (RecorderSink::m_batch), so every read succeeds; a failed one is skipped. The loop
-    // thread reads its own events back without the readers' checks (a tenth of a recorded
-    // task switch with them).
-    for (std::uint64_t pos = aggregatedPos; pos < head; ++pos) {
-        if constexpr (Producer)
-            ring.producerRead(pos, r);
-        else if (!ring.read(pos, r))
-            continue;
-        updateHot(r);
-    }
-    aggregatedPos = std::max(aggregatedPos, head);
+    writerLocked = false;
 }
 
 void TraceRecorder::Private::updateHot(const RecordedEvent &r)
@@ -613,13 +732,13 @@ void TraceRecorder::Private::updateHot(const RecordedEvent &r)
             taskScheduled(r.aux, r.time);
         break;
     case K::HandleFinished:
-        callbackFinished(r);
+        callbackFinished(r.time, Duration(r.duration), r.id, r.aux, r.handleKind, r.failed);
         break;
     case K::TaskStepBegin:
-        stepBegin(r);
+        stepBegin(r.id, r.time, r.aux);
         break;
     case K::TaskStepEnd:
-        stepEnd(r);
+        stepEnd(r.id, r.time, Duration(r.duration), r.related, r.futureKind, r.yielded);
         break;
     default:
         break;
@@ -677,8 +796,10 @@ void TraceRecorder::Private::update(const TraceEvent &e, const RecordedEvent &r)
         unawaited.erase(e.id);
         break;
     case K::TaskRenamed:
-        if (TaskRecord *rec = findLive(e.id))
+        if (TaskRecord *rec = findLive(e.id)) {
             rec->stats.name = e.text;
+            put(rec->hot.version, nextVersion());
+        }
         break;
     case K::ExceptionNeverRetrieved:
         exceptionNeverRetrieved(e, now);
@@ -711,30 +832,32 @@ void TraceRecorder::Private::update(const TraceEvent &e, const RecordedEvent &r)
     }
 }
 
-void TraceRecorder::Private::callbackFinished(const RecordedEvent &r)
+void TraceRecorder::Private::callbackFinished(std::int64_t now, Duration duration,
+                                              std::uint64_t handle, std::uint64_t task,
+                                              HandleKind kind, bool failed)
 {
-    const std::int64_t now = r.time;
-    const Duration duration(r.duration);
-    ++loop.callbacks;
-    if (r.failed)
-        ++loop.failedCallbacks;
-    loop.callbackDurations.add(duration);
+    bump(hotLoop.callbacks);
+    if (failed)
+        bump(hotLoop.failedCallbacks);
+    hotLoop.callbackDurations.add(duration);
     if (windowStart < 0)
         windowStart = now;
     ++windowCallbacks;
     constexpr std::int64_t kWindow = 1'000'000'000;
     if (now - windowStart >= kWindow) {
-        loop.callbacksPerSecond = double(windowCallbacks) / (double(now - windowStart) / 1e9);
+        put(hotLoop.callbacksPerSecond,
+            double(windowCallbacks) / (double(now - windowStart) / 1e9));
         windowStart = now;
         windowCallbacks = 0;
     }
-    if (duration > options.slowCallbackThreshold) {
-        QString what = r.handleKind == HandleKind::TaskStep && r.aux
-                ? QStringLiteral("a step of %1").arg(taskLabel(r.aux))
+    if (duration > options.slowCallbackThreshold) [[unlikely]] {
+        const auto lock = lockForWriter();
+        QString what = kind == HandleKind::TaskStep && task
+                ? QStringLiteral("a step of %1").arg(taskLabel(task))
                 : QStringLiteral("%1 callback #%2")
-                          .arg(QLatin1String(handleKindName(r.handleKind)))
-                          .arg(r.id);
-        addLint(LintKind::SlowCallback, r.aux, r.id, now, duration,
+                          .arg(QLatin1String(handleKindName(kind)))
+                          .arg(handle);
+        addLint(LintKind::SlowCallback, task, handle, now, duration,
                 QStringLiteral("Executing %1 took %2").arg(what, millis(duration)));
     }
 }
@@ -747,8 +870,7 @@ void TraceRecorder::Private::taskCreated(const TraceEvent &e, const RecordedEven
         ++loop.untrackedTasks;
         return;
     }
-    TaskRecord rec;
-    TaskStats &s = rec.stats;
+    TaskStats s;
     s.id = e.id;
     s.futureId = e.related;
     s.parent = e.parent;
@@ -757,8 +879,7 @@ void TraceRecorder::Private::taskCreated(const TraceEvent &e, const RecordedEven
     s.location = r.location ? strings.producerString(r.location)
                             : detail::StringTable::formatLocation(e.location);
     s.createdNs = now;
-    s.stateSinceNs = now;
-    insertLive(e.id, std::move(rec));
+    insertLive(std::move(s), now);
 }
 
 void TraceRecorder::Private::taskScheduled(std::uint64_t id, std::int64_t now)
@@ -766,89 +887,137 @@ void TraceRecorder::Private::taskScheduled(std::uint64_t id, std::int64_t now)
     TaskRecord *rec = findLive(id);
     if (!rec)
         return;
-    TaskStats &s = rec->stats;
+    HotTask &h = rec->hot;
     using S = TaskStats::State;
-    switch (s.state) {
+    switch (get(h.state)) {
     case S::Running:
         // It scheduled its own next step (sleep(0)) or awaited something already done; it
         // becomes ready when the step ends.
-        if (rec->scheduledDuringStep < 0)
-            rec->scheduledDuringStep = now;
+        if (h.scheduledDuringStep < 0)
+            h.scheduledDuringStep = now;
         break;
     case S::Waiting:
-        s.waiting += Duration(now - s.stateSinceNs);
-        s.waitingOn = 0;
-        [[fallthrough]];
+        beginWrite(h);
+        bump(h.waitingNs, now - get(h.stateSinceNs));
+        put(h.waitingOn, std::uint64_t(0));
+        put(h.state, S::Scheduled);
+        put(h.stateSinceNs, now);
+        endWrite(h);
+        break;
     case S::Created:
-        s.state = S::Scheduled;
-        s.stateSinceNs = now;
+        beginWrite(h);
+        put(h.state, S::Scheduled);
+        put(h.stateSinceNs, now);
+        endWrite(h);
         break;
     default:
         break;
     }
 }
 
-void TraceRecorder::Private::stepBegin(const RecordedEvent &e)
+void TraceRecorder::Private::stepBegin(std::uint64_t id, std::int64_t now, std::uint64_t step)
 {
-    const std::int64_t now = e.time;
-    ++loop.taskSteps;
-    TaskRecord *rec = findLive(e.id);
-    if (!rec) {
+    bump(hotLoop.taskSteps);
+    TaskRecord *rec = findLive(id);
+    if (!rec) [[unlikely]] {
         // Attached after the task was created: track it from here on.
         if (live.size() >= options.maxLiveTasks)
             return;
-        TaskRecord fresh;
-        fresh.stats.id = e.id;
-        fresh.stats.name = QStringLiteral("Task-%1").arg(e.id);
-        fresh.stats.createdNs = now;
-        fresh.stats.stateSinceNs = now;
-        fresh.stats.state = TaskStats::State::Scheduled;
-        rec = &insertLive(e.id, std::move(fresh));
+        const auto lock = lockForWriter();
+        TaskStats s;
+        s.id = id;
+        s.name = QStringLiteral("Task-%1").arg(id);
+        s.createdNs = now;
+        rec = &insertLive(std::move(s), now);
+        put(rec->hot.state, TaskStats::State::Scheduled);
     }
-    TaskStats &s = rec->stats;
-    if (s.state == TaskStats::State::Scheduled || s.state == TaskStats::State::Created)
-        s.scheduled += Duration(now - s.stateSinceNs);
-    if (s.firstStepNs < 0) {
-        s.firstStepNs = now;
-        s.firstStepDelay = Duration(now - s.createdNs);
+    HotTask &h = rec->hot;
+    using S = TaskStats::State;
+    beginWrite(h);
+    const S state = get(h.state);
+    if (state == S::Scheduled || state == S::Created)
+        bump(h.scheduledNs, now - get(h.stateSinceNs));
+    if (get(h.firstStepNs) < 0) {
+        put(h.firstStepNs, now);
+        put(h.firstStepDelayNs, now - rec->stats.createdNs);
     }
-    s.state = TaskStats::State::Running;
-    s.stateSinceNs = now;
-    s.steps = std::max<std::uint64_t>(s.steps + 1, e.aux);
-    rec->scheduledDuringStep = -1;
+    put(h.state, S::Running);
+    put(h.stateSinceNs, now);
+    put(h.steps, std::max<std::uint64_t>(get(h.steps) + 1, step));
+    h.scheduledDuringStep = -1;
+    endWrite(h);
 }
 
-void TraceRecorder::Private::stepEnd(const RecordedEvent &e)
+void TraceRecorder::Private::stepEnd(std::uint64_t id, std::int64_t now, Duration duration,
+                                     std::uint64_t awaited, FutureKind awaitedKind, bool yielded)
 {
-    const std::int64_t now = e.time;
-    const Duration duration(e.duration);
-    loop.stepDurations.add(duration);
-    if (e.related)
-        unawaited.erase(e.related); // somebody awaits it now
-    TaskRecord *rec = findLive(e.id);
+    hotLoop.stepDurations.add(duration);
+    if (awaited && !unawaited.empty()) {
+        const auto lock = lockForWriter();
+        unawaited.erase(awaited); // somebody awaits it now
+    }
+    TaskRecord *rec = findLive(id);
     if (!rec)
         return;
-    TaskStats &s = rec->stats;
-    s.busy += duration;
-    if (e.related)
-        ++s.waits;
-    if (e.yielded) {
-        ++s.yields;
-        mayHaveBusyPollers = mayHaveBusyPollers || isBusyPolling(s);
+    HotTask &h = rec->hot;
+    using S = TaskStats::State;
+    beginWrite(h);
+    bump(h.busyNs, duration.count());
+    if (awaited)
+        bump(h.waits);
+    if (yielded) {
+        bump(h.yields);
+        if (isBusyPolling(get(h.yields), get(h.waits))) [[unlikely]]
+            busyPollingMark.store(get(taskVersion) + 1, std::memory_order_release);
     }
-    if (rec->scheduledDuringStep >= 0) {
-        s.state = TaskStats::State::Scheduled;
-        s.stateSinceNs = rec->scheduledDuringStep;
-        s.waitingOn = 0;
+    if (h.scheduledDuringStep >= 0) {
+        put(h.state, S::Scheduled);
+        put(h.stateSinceNs, h.scheduledDuringStep);
+        put(h.waitingOn, std::uint64_t(0));
     } else {
-        // Suspended; with related == 0 either its last step (TaskDone follows at once) or
+        // Suspended; with awaited == 0 either its last step (TaskDone follows at once) or
         // an await the trace cannot name.
-        s.state = TaskStats::State::Waiting;
-        s.stateSinceNs = now;
-        s.waitingOn = e.related;
-        s.waitingOnKind = e.futureKind;
+        put(h.state, S::Waiting);
+        put(h.stateSinceNs, now);
+        put(h.waitingOn, awaited);
+        put(h.waitingOnKind, awaitedKind);
     }
-    rec->scheduledDuringStep = -1;
+    h.scheduledDuringStep = -1;
+    endWrite(h);
+}
+
+TaskStats TraceRecorder::Private::statsOf(const TaskRecord &rec, std::uint64_t *version)
+{
+    TaskStats s = rec.stats;
+    const HotTask &h = rec.hot;
+    for (int tries = 0;; ++tries) {
+        const std::uint32_t before = h.seq.load(std::memory_order_acquire);
+        if (before & 1) {
+            // The recording thread is in the middle of a change: a few stores.
+            if (tries > 64)
+                std::this_thread::yield();
+            continue;
+        }
+        s.state = get(h.state);
+        s.waitingOnKind = get(h.waitingOnKind);
+        s.waitingOn = get(h.waitingOn);
+        s.steps = get(h.steps);
+        s.yields = get(h.yields);
+        s.waits = get(h.waits);
+        s.stateSinceNs = get(h.stateSinceNs);
+        s.firstStepNs = get(h.firstStepNs);
+        s.busy = Duration(get(h.busyNs));
+        s.scheduled = Duration(get(h.scheduledNs));
+        s.waiting = Duration(get(h.waitingNs));
+        s.firstStepDelay = Duration(get(h.firstStepDelayNs));
+        const std::uint64_t v = get(h.version);
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (h.seq.load(std::memory_order_relaxed) == before) {
+            if (version)
+                *version = v;
+            return s;
+        }
+    }
 }
 
 void TraceRecorder::Private::exceptionNeverRetrieved(const TraceEvent &e, std::int64_t now)
@@ -913,7 +1082,7 @@ void TraceRecorder::Private::taskDone(const TraceEvent &e, std::int64_t now)
     const auto it = live.find(e.id);
     if (it == live.end())
         return;
-    TaskStats s = std::move(it->second.stats);
+    TaskStats s = statsOf(it->second);
     eraseLive(it);
     using S = TaskStats::State;
     if (s.state == S::Scheduled || s.state == S::Created)
@@ -936,7 +1105,7 @@ void TraceRecorder::Private::retire(TaskStats stats)
     if (options.retainedFinishedTasks == 0)
         return;
     finished.push_back(std::move(stats));
-    finishedVersions.push_back(++taskVersion);
+    finishedVersions.push_back(nextVersion());
     while (finished.size() > options.retainedFinishedTasks) {
         finished.pop_front();
         finishedVersions.pop_front();
@@ -965,7 +1134,7 @@ void TraceRecorder::Private::destroyPending(std::uint64_t id)
         ++loop.tasksDestroyedPending;
         return;
     }
-    TaskStats s = std::move(it->second.stats);
+    TaskStats s = statsOf(it->second);
     eraseLive(it);
     if (s.state == TaskStats::State::Waiting && s.waitingOn)
         message += QStringLiteral(", waiting on %1 #%2")
@@ -979,20 +1148,29 @@ void TraceRecorder::Private::destroyPending(std::uint64_t id)
     retire(std::move(s));
 }
 
-const TaskStats *TraceRecorder::Private::findAny(std::uint64_t id) const
+std::optional<TaskStats> TraceRecorder::Private::findAny(std::uint64_t id) const
 {
     if (const auto it = live.find(id); it != live.end())
-        return &it->second.stats;
+        return statsOf(it->second);
     // Recently finished tasks are at the back.
     for (auto it = finished.rbegin(); it != finished.rend(); ++it)
         if (it->id == id)
-            return &*it;
-    return nullptr;
+            return *it;
+    return std::nullopt;
 }
 
 QString TraceRecorder::Private::taskLabel(std::uint64_t id) const
 {
-    const TaskStats *t = findAny(id);
+    // The name and the site only, which do not change without the lock.
+    const TaskStats *t = nullptr;
+    if (const auto it = live.find(id); it != live.end()) {
+        t = &it->second.stats;
+    } else {
+        // Recently finished tasks are at the back.
+        for (auto back = finished.rbegin(); back != finished.rend() && !t; ++back)
+            if (back->id == id)
+                t = &*back;
+    }
     if (!t || t->name.isEmpty())
         return QStringLiteral("Task #%1").arg(id);
     QString label = QStringLiteral("task '%1' (#%2)").arg(t->name).arg(id);
@@ -1016,7 +1194,8 @@ void TraceRecorder::Private::addLint(LintKind kind, std::uint64_t task, std::uin
 std::vector<Lint> TraceRecorder::Private::busyPollingLints() const
 {
     std::vector<Lint> out;
-    if (!mayHaveBusyPollers)
+    const std::uint64_t mark = busyPollingMark.load(std::memory_order_acquire);
+    if (mark == 0)
         return out;
     auto check = [&](const TaskStats &t) {
         if (!isBusyPolling(t))
@@ -1028,20 +1207,55 @@ std::vector<Lint> TraceRecorder::Private::busyPollingLints() const
                                     .arg(t.yields) });
     };
     // Only the (few) busy pollers are sorted, not every live task.
-    std::vector<const TaskStats *> liveSorted;
+    std::vector<TaskStats> liveSorted;
     for (const auto &[id, rec] : live)
-        if (isBusyPolling(rec.stats))
-            liveSorted.push_back(&rec.stats);
+        if (isBusyPolling(get(rec.hot.yields), get(rec.hot.waits)))
+            liveSorted.push_back(statsOf(rec));
     std::sort(liveSorted.begin(), liveSorted.end(),
-              [](const TaskStats *a, const TaskStats *b) { return a->id < b->id; });
-    for (const TaskStats *t : liveSorted)
-        check(*t);
+              [](const TaskStats &a, const TaskStats &b) { return a.id < b.id; });
+    for (const TaskStats &t : liveSorted)
+        check(t);
     for (const TaskStats &t : finished)
         check(t);
-    if (out.empty())
-        mayHaveBusyPollers = false;
+    if (out.empty()) {
+        // None: the next look can skip them all, unless a task became one meanwhile.
+        std::uint64_t expected = mark;
+        busyPollingMark.compare_exchange_strong(expected, 0, std::memory_order_relaxed);
+    }
     return out;
 }
+
+// --- the hot events' aggregates, as the loop hands them over (RecorderSink) -----------
+
+namespace detail {
+
+// Private is RecorderSink's only kind.
+void RecorderSink::hotTaskScheduled(std::uint64_t task, std::int64_t time) noexcept
+{
+    static_cast<TraceRecorder::Private *>(this)->taskScheduled(task, time);
+}
+
+void RecorderSink::hotCallbackFinished(std::int64_t time, std::int64_t duration,
+                                       std::uint64_t handle, std::uint64_t task, HandleKind kind,
+                                       bool failed) noexcept
+{
+    static_cast<TraceRecorder::Private *>(this)->callbackFinished(time, Duration(duration), handle,
+                                                                  task, kind, failed);
+}
+
+void RecorderSink::hotStepBegin(std::uint64_t task, std::int64_t time, std::uint64_t step) noexcept
+{
+    static_cast<TraceRecorder::Private *>(this)->stepBegin(task, time, step);
+}
+
+void RecorderSink::hotStepEnd(std::uint64_t task, std::int64_t time, std::int64_t duration,
+                              std::uint64_t awaited, FutureKind awaitedKind, bool yielded) noexcept
+{
+    static_cast<TraceRecorder::Private *>(this)->stepEnd(task, time, Duration(duration), awaited,
+                                                         awaitedKind, yielded);
+}
+
+} // namespace detail
 
 // --- TraceRecorder --------------------------------------------------------------------
 
@@ -1168,13 +1382,12 @@ std::vector<TaskStats> TraceRecorder::tasks() const
 {
     catchUp();
     std::lock_guard lock(d->statsMutex);
-    d->catchUpLocked();
     // The id order is kept as tasks come and go: no sort of 10,000 tasks on every call.
     d->tidyLiveOrder();
     std::vector<TaskStats> out;
     out.reserve(d->live.size() + d->finished.size());
     for (const TaskRecord *rec : d->liveOrder)
-        out.push_back(rec->stats);
+        out.push_back(Private::statsOf(*rec));
     out.insert(out.end(), d->finished.begin(), d->finished.end());
     return out;
 }
@@ -1183,19 +1396,21 @@ std::vector<TaskStats> TraceRecorder::tasksChangedSince(std::uint64_t &version) 
 {
     catchUp();
     std::lock_guard lock(d->statsMutex);
-    d->catchUpLocked();
+    // Read first: a change after it has a later version, and is returned next time.
+    const std::uint64_t current = d->taskVersion.load(std::memory_order_acquire);
     d->tidyLiveOrder();
     std::vector<TaskStats> out;
     const std::uint64_t since = version;
     for (const TaskRecord *rec : d->liveOrder) {
-        if (rec->version > since)
-            out.push_back(rec->stats);
+        if (get(rec->hot.version) <= since)
+            continue;
+        out.push_back(Private::statsOf(*rec));
     }
     const auto firstNew =
             std::upper_bound(d->finishedVersions.begin(), d->finishedVersions.end(), since);
     out.insert(out.end(), d->finished.begin() + (firstNew - d->finishedVersions.begin()),
                d->finished.end());
-    version = d->taskVersion;
+    version = current;
     return out;
 }
 
@@ -1203,18 +1418,21 @@ std::optional<TaskStats> TraceRecorder::task(std::uint64_t taskId) const
 {
     catchUp();
     std::lock_guard lock(d->statsMutex);
-    d->catchUpLocked();
-    if (const TaskStats *t = d->findAny(taskId))
-        return *t;
-    return std::nullopt;
+    return d->findAny(taskId);
 }
 
 LoopStats TraceRecorder::loopStats() const
 {
     catchUp();
     std::lock_guard lock(d->statsMutex);
-    d->catchUpLocked();
     LoopStats s = d->loop;
+    const HotLoop &hot = d->hotLoop;
+    s.callbacks = get(hot.callbacks);
+    s.failedCallbacks = get(hot.failedCallbacks);
+    s.taskSteps = get(hot.taskSteps);
+    s.callbacksPerSecond = get(hot.callbacksPerSecond);
+    hot.callbackDurations.readInto(s.callbackDurations);
+    hot.stepDurations.readInto(s.stepDurations);
     s.liveTasks = d->live.size();
     s.firstEventNs = d->firstEventNs.load(std::memory_order_relaxed);
     s.lastEventNs = d->lastEventNs.load(std::memory_order_relaxed);
@@ -1227,7 +1445,6 @@ std::vector<Lint> TraceRecorder::lints() const
 {
     catchUp();
     std::lock_guard lock(d->statsMutex);
-    d->catchUpLocked();
     std::vector<Lint> out;
     for (const auto &kept : d->lints)
         out.insert(out.end(), kept.begin(), kept.end());
@@ -1242,14 +1459,13 @@ std::uint64_t TraceRecorder::lintCount(LintKind kind) const
 {
     catchUp();
     std::lock_guard lock(d->statsMutex);
-    d->catchUpLocked();
     if (kind == LintKind::BusyPolling) {
         // Computed from the tasks' aggregates rather than recorded as it happens.
         std::uint64_t n = 0;
-        if (!d->mayHaveBusyPollers)
+        if (d->busyPollingMark.load(std::memory_order_acquire) == 0)
             return n;
         for (const auto &[id, rec] : d->live)
-            n += d->isBusyPolling(rec.stats) ? 1 : 0;
+            n += d->isBusyPolling(get(rec.hot.yields), get(rec.hot.waits)) ? 1 : 0;
         for (const TaskStats &t : d->finished)
             n += d->isBusyPolling(t) ? 1 : 0;
         return n;
@@ -1277,7 +1493,6 @@ ExceptionHandler TraceRecorder::exceptionHandler(ExceptionHandler next)
 void TraceRecorder::noteLoopClosed()
 {
     std::lock_guard lock(d->statsMutex);
-    d->catchUpLocked();
     d->loopClosed();
 }
 

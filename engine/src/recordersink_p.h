@@ -6,7 +6,6 @@
 #include "eventring_p.h"
 #include "stringtable_p.h"
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -21,24 +20,23 @@ namespace loopscope::detail {
  *
  * The hottest events (a callback's HandleScheduled, HandleStarted and HandleFinished, a task
  * step's TaskStepBegin and TaskStepEnd) come through pushHot(), inline: no TraceEvent is
- * built, nothing is queued, no lock is taken. They go straight into the ring, and the
- * aggregates (task and loop statistics) take them in later, read back from the ring in
- * batches under one lock: by the loop thread every m_batch events, and by any
- * reader that asks for aggregates (which catches up to the last event published). Events
- * that carry text, and the rest, come through record() as TraceEvents, and are aggregated
- * at once, after the batch before them. Either way each event arrives once, in order.
+ * built, nothing is queued, no lock is taken. Each goes straight into the ring, and the
+ * aggregates it changes (the task's figures and the loop's callback and step figures) are
+ * updated at once, from the values in registers, as single-writer atomics that readers on
+ * other threads copy without stopping the loop (a sequence count per task keeps each task's
+ * figures consistent). Events that carry text, and the rest, come through record() as
+ * TraceEvents, and are aggregated under the recorder's lock.
  *
  * Why: building a 150-byte TraceEvent, handing it over and compacting it again, then
  * locking the aggregates for every run, was most of a recorded task switch (task_yield
- * profile, issue 6).
+ * profile, issue 6); reading the hot events back from the ring in batches to aggregate them
+ * under the lock was a quarter of what was left.
  */
 class RecorderSink
 {
 public:
     RecorderSink(std::size_t capacity, std::size_t stringCapacity, std::size_t maxStringLength)
-        : ring(capacity),
-          strings(stringCapacity, maxStringLength, ring.capacity()),
-          m_batch(std::uint32_t(std::clamp<std::size_t>(ring.capacity() / 2, 1, 256)))
+        : ring(capacity), strings(stringCapacity, maxStringLength, ring.capacity())
     {
     }
 
@@ -52,16 +50,31 @@ public:
         // in the loop's noexcept emission paths does.
         const std::uint32_t site =
                 location ? strings.internLocation(*location, ring.nextPosition()) : 0;
-        if (kind == TraceEventKind::HandleStarted)
-            callbackStarted(id, aux);
-        else if (kind == TraceEventKind::HandleFinished)
-            callbackFinished();
         ring.pushWords(time, duration, id, related, aux, EventRing::packText(0, site),
                        EventRing::packFlags(kind, handleKind, futureKind, DoneStatus::Finished,
                                             failed, yielded));
         noteTime(time);
-        if (++m_backlog >= m_batch) [[unlikely]]
-            aggregateBacklog();
+        switch (kind) {
+        case TraceEventKind::HandleScheduled:
+            if (handleKind == HandleKind::TaskStep && aux)
+                hotTaskScheduled(aux, time);
+            break;
+        case TraceEventKind::HandleStarted:
+            callbackStarted(id, aux);
+            break;
+        case TraceEventKind::HandleFinished:
+            callbackFinished();
+            hotCallbackFinished(time, duration, id, aux, handleKind, failed);
+            break;
+        case TraceEventKind::TaskStepBegin:
+            hotStepBegin(id, time, aux);
+            break;
+        case TraceEventKind::TaskStepEnd:
+            hotStepEnd(id, time, duration, related, futureKind, yielded);
+            break;
+        default:
+            break;
+        }
     }
     //! Loop thread: any event as a TraceEvent (see the class).
     virtual void record(const TraceEvent &event) = 0;
@@ -69,8 +82,14 @@ public:
 protected:
     ~RecorderSink() = default;
 
-    //! Loop thread: the aggregates take in every event published so far.
-    virtual void aggregateBacklog() noexcept = 0;
+    // The aggregates the hot events change, updated by the one thread that records
+    // (TraceRecorder::Private; out of line, the recorder's state is its own).
+    void hotTaskScheduled(std::uint64_t task, std::int64_t time) noexcept;
+    void hotCallbackFinished(std::int64_t time, std::int64_t duration, std::uint64_t handle,
+                             std::uint64_t task, HandleKind kind, bool failed) noexcept;
+    void hotStepBegin(std::uint64_t task, std::int64_t time, std::uint64_t step) noexcept;
+    void hotStepEnd(std::uint64_t task, std::int64_t time, std::int64_t duration,
+                    std::uint64_t awaited, FutureKind awaitedKind, bool yielded) noexcept;
 
     //! Loop thread: LoopActivity, as a callback starts and finishes.
     void callbackStarted(std::uint64_t handle, std::uint64_t task) noexcept
@@ -138,11 +157,6 @@ public:
 protected:
     //! Loop thread only: between IterationBegin and IterationEnd (LoopActivity).
     bool m_inIteration = false;
-    //! Loop thread only: events pushed since it last aggregated.
-    std::uint32_t m_backlog = 0;
-    //! Events the loop thread pushes before it aggregates them itself: at most half the
-    //! ring, so that no event is overwritten before it was aggregated.
-    const std::uint32_t m_batch;
 };
 
 } // namespace loopscope::detail

@@ -114,6 +114,7 @@ private Q_SLOTS:
     void loopAggregates();
     void aggregatesCountEveryEventThoughTheRingOverflows();
     void aggregatesAreUpToDateForAnotherThreadWhileACallbackRuns();
+    void taskFiguresReadFromAnotherThreadAreNeverTorn();
     void recorderSeesWhatOtherObserversSee();
     void activityShowsTheRunningCallbackHoweverTheRecorderIsFed();
     void lintExceptionNeverRetrieved();
@@ -687,9 +688,9 @@ void tst_Recorder::aggregatesCountEveryEventThoughTheRingOverflows()
 
 void tst_Recorder::aggregatesAreUpToDateForAnotherThreadWhileACallbackRuns()
 {
-    // The loop writes a callback's events straight into the ring and the aggregates take
-    // them in later, in batches; a reader on another thread must still see every callback
-    // that finished, while the loop is busy in the next one.
+    // The loop updates the aggregates as it writes a callback's events into the ring,
+    // without the lock; a reader on another thread must see every callback that finished,
+    // while the loop is busy in the next one.
     Fixture f(quietOptions());
     constexpr int kCallbacks = 10; // well under a batch
     for (int i = 0; i < kCallbacks; ++i)
@@ -716,6 +717,97 @@ void tst_Recorder::aggregatesAreUpToDateForAnotherThreadWhileACallbackRuns()
     QCOMPARE(seenTask->state, State::Running);
     QCOMPARE(seenTask->steps, std::uint64_t(3));
     QCOMPARE(seenTask->yields, std::uint64_t(2));
+}
+
+void tst_Recorder::taskFiguresReadFromAnotherThreadAreNeverTorn()
+{
+    // On the real clock: a GUI-like thread reads the tasks while the loop changes their
+    // figures without the lock (a sequence count per task). The tasks only yield, so every
+    // consistent copy has steps == yields when the task is ready, and one more step while a
+    // step runs or once the last one ended; a copy taken in the middle of a change breaks
+    // that.
+    TraceRecorder rec(quietOptions());
+    EventLoop loop;
+    loop.addObserver(&rec);
+    constexpr int kTasks = 3;
+    constexpr int kYields = 100'000;
+    auto yielder = []() -> Coro<void> {
+        for (int i = 0; i < kYields; ++i)
+            co_await loopscope::sleep(0s);
+    };
+    std::vector<std::uint64_t> ids;
+    std::vector<loopscope::Task<void>> tasks;
+    for (int i = 0; i < kTasks; ++i) {
+        tasks.push_back(loop.createTask(yielder()));
+        ids.push_back(tasks.back().taskId());
+    }
+
+    std::atomic<bool> done{ false };
+    std::uint64_t copies = 0;
+    std::uint64_t runningCopies = 0;
+    std::uint64_t problems = 0;
+    QString firstProblem;
+    std::thread reader([&] {
+        std::map<std::uint64_t, TaskStats> last;
+        std::uint64_t lastCallbacks = 0;
+        std::uint64_t lastDurations = 0;
+        std::uint64_t version = 0;
+        auto problem = [&](const QString &what) {
+            if (!problems++)
+                firstProblem = what;
+        };
+        auto check = [&](const TaskStats &t) {
+            ++copies;
+            const std::uint64_t extra =
+                    t.state == State::Running || t.state == State::Waiting || t.isDone() ? 1 : 0;
+            if (t.state == State::Running)
+                ++runningCopies;
+            if (t.steps != t.yields + extra)
+                problem(QStringLiteral("task %1 %2 with %3 steps and %4 yields")
+                                .arg(t.id)
+                                .arg(QLatin1String(taskStateName(t.state)))
+                                .arg(t.steps)
+                                .arg(t.yields));
+            const auto before = last.find(t.id);
+            if (before != last.end()
+                && (t.steps < before->second.steps || t.busy < before->second.busy
+                    || t.scheduled < before->second.scheduled))
+                problem(QStringLiteral("task %1's figures went back").arg(t.id));
+            last[t.id] = t;
+        };
+        while (!done.load()) {
+            for (const std::uint64_t id : ids)
+                if (const auto t = rec.task(id))
+                    check(*t);
+            for (const TaskStats &t : rec.tasksChangedSince(version))
+                check(t);
+            // The loop's figures are single atomics, each whole (not one consistent set).
+            const loopscope::LoopStats s = rec.loopStats();
+            if (s.callbacks < lastCallbacks || s.callbackDurations.count() < lastDurations)
+                problem(QStringLiteral("the callback count went back"));
+            lastCallbacks = s.callbacks;
+            lastDurations = s.callbackDurations.count();
+        }
+    });
+    loop.runUntilComplete(loopscope::gather(tasks[0], tasks[1], tasks[2]));
+    done = true;
+    reader.join();
+    QVERIFY2(problems == 0,
+             qPrintable(QStringLiteral("%1 of %2 copies torn, first: %3")
+                                .arg(problems)
+                                .arg(copies)
+                                .arg(firstProblem)));
+    QVERIFY(copies > 0);
+    qInfo("%llu copies read while the loop ran, %llu of them mid-step", qulonglong(copies),
+          qulonglong(runningCopies));
+    for (const std::uint64_t id : ids) {
+        const auto t = rec.task(id);
+        QVERIFY(t.has_value());
+        QCOMPARE(t->state, State::Finished);
+        QCOMPARE(t->yields, std::uint64_t(kYields));
+        QCOMPARE(t->steps, std::uint64_t(kYields + 1));
+    }
+    loop.removeObserver(&rec);
 }
 
 //! Keeps every event it is given, as the recorder would store it.

@@ -82,6 +82,11 @@ struct RecordedEvent
 };
 static_assert(sizeof(RecordedEvent) == 64, "RecordedEvent is meant to stay one cache line");
 
+namespace detail {
+class HotHistogram;
+class RecorderSink;
+} // namespace detail
+
 /*!
  * A histogram of non-negative durations with logarithmic buckets: four per power of two, so
  * a quantile read from it is at most 25% above the true value (and never above max()).
@@ -108,6 +113,7 @@ public:
     static int bucketFor(Duration d) noexcept;
 
 private:
+    friend class detail::HotHistogram; // the recorder's live copy, read into one of these
     std::array<std::uint64_t, kBucketCount> m_buckets{};
     std::uint64_t m_count = 0;
     std::int64_t m_sum = 0;
@@ -275,9 +281,12 @@ struct RecorderOptions
  * oldest event is overwritten, so a reader that falls behind loses the oldest events it has
  * not read yet and droppedEvents() counts them. drain(), snapshot() and the aggregate
  * getters may be called from any thread while the loop records: the loop thread never waits
- * for the ring (each slot is a sequence lock; a reader discards a slot overwritten under it),
- * and takes one mutex, uncontended but for a reader's copy, for the events that change an
- * aggregate.
+ * for the ring (each slot is a sequence lock; a reader discards a slot overwritten under it).
+ * A callback's and a task step's events change the figures they touch (the task's, and the
+ * loop's callback and step counts and histograms) as they happen, without a lock: a reader
+ * copies each task's figures as of one moment (a sequence count per task), and each of the
+ * loop's figures whole, though two of them may be a callback apart. The other events take
+ * one mutex, uncontended but for a reader's copy.
  *
  * Memory stays bounded however long it runs: the ring, the string table (a string is reused
  * once no event in the ring refers to it), the tracked tasks, the retained finished tasks,
@@ -286,7 +295,8 @@ struct RecorderOptions
  * The loop hands the recorder its events in runs (LoopObserver::Delivery::Batched). Asked
  * on the loop's thread (from a callback or a task), the recorder first takes in the events
  * the loop still holds back, so its answers include everything that happened before the
- * call; asked from another thread it answers with what it has, at most one callback behind.
+ * call; asked from another thread it answers with what it has: every callback and step that
+ * finished, and what the loop still holds back of the other events (at most one callback's).
  *
  * Everything comes from the loop's events, the end of the loop included (LoopClosed, with
  * a TaskDone of status Abandoned for each task still pending). noteLoopClosed() is only
@@ -419,6 +429,7 @@ public:
 
 private:
     class Private;
+    friend class detail::RecorderSink; // the loop's way in (Private is its one kind)
     std::unique_ptr<Private> d;
 };
 
