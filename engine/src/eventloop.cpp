@@ -439,6 +439,7 @@ void LoopCore::expireTimers()
     const TimePoint now = m_clock->now();
     if (observed()) [[unlikely]] {
         m_stamp = now; // the time these timers fire at (after a virtual jump, too)
+        m_stampReal = std::chrono::steady_clock::time_point::min();
         m_stampValid = true;
     }
     while (!m_timers.empty() && m_timers.earliestDeadline() <= now) {

@@ -184,7 +184,12 @@ public:
      */
     void restamp(std::chrono::steady_clock::time_point real) noexcept
     {
+        // A task switch stamps with one read three times (the step's end, its callback's
+        // end, the next callback's start): the clock converts it once.
+        if (m_stampValid && real == m_stampReal)
+            return;
         m_stamp = m_clock->at(real);
+        m_stampReal = real;
         m_stampValid = true;
     }
     /*!
@@ -488,6 +493,9 @@ private:
     bool m_controlWatching = false;
     bool m_stampValid = false;
     TimePoint m_stamp{};
+    //! The real time m_stamp was converted from (restamp()); min(): not from a real read.
+    std::chrono::steady_clock::time_point m_stampReal =
+            std::chrono::steady_clock::time_point::min();
     // Shared clock reads (callbackStarted(), stepEnded()). m_lastRead is the running traced
     // callback's start (m_callbackRead), then its end once read (m_endRead); between two
     // callbacks of one ready snapshot it is the previous one's end (m_carryRead), which the

@@ -109,6 +109,7 @@ private Q_SLOTS:
     void failedAndCancelledTasks();
     void recorderAttachedMidTaskTracksIt();
     void liveTasksListedInIdOrderWhateverOrderTheyAppeared();
+    void moreLiveTasksThanTheFiguresTableHoldsAreAllTracked();
     void finishedTasksRetainedUpToLimit();
     void tasksChangedSinceReportsEachChangeOnce();
     void loopAggregates();
@@ -570,6 +571,57 @@ void tst_Recorder::liveTasksListedInIdOrderWhateverOrderTheyAppeared()
     for (auto &t : early)
         t.cancel();
     loop.runUntilComplete(sleeper(1ms, 0));
+    loop.removeObserver(&rec);
+}
+
+void tst_Recorder::moreLiveTasksThanTheFiguresTableHoldsAreAllTracked()
+{
+    // The recorder keeps the tasks' step figures in a table indexed by task id, which grows
+    // with the live tasks up to 16,384 places; a task whose place is taken keeps its own.
+    // 20,000 tasks are started 2,000 at a time while the earlier ones still step (the table
+    // grows under them), then all step on together, with ids 16,384 apart sharing a place.
+    constexpr int kTasks = 20'000;
+    constexpr int kWave = 2'000;
+    constexpr int kYields = 16; // more than the waves: the first tasks still step at the end
+    RecorderOptions o = quietOptions();
+    o.retainedFinishedTasks = kTasks + 1; // and the spawner
+    TraceRecorder rec(o);
+    EventLoop loop;
+    loop.addObserver(&rec);
+    std::vector<loopscope::Task<void>> tasks;
+    std::uint64_t liveMidway = 0;
+    auto yielder = [](int yields) -> Coro<void> {
+        for (int i = 0; i < yields; ++i)
+            co_await loopscope::sleep(0s);
+    };
+    auto spawner = [&]() -> Coro<void> {
+        for (int wave = 0; wave < kTasks / kWave; ++wave) {
+            for (int i = 0; i < kWave; ++i)
+                tasks.push_back(loop.createTask(yielder(kYields + wave)));
+            co_await loopscope::sleep(0s);
+        }
+        liveMidway = rec.loopStats().liveTasks;
+        for (auto &t : tasks)
+            co_await t;
+    };
+    loop.runUntilComplete(loop.createTask(spawner()));
+    QCOMPARE(liveMidway, std::uint64_t(kTasks + 1)); // and the spawner
+    QCOMPARE(rec.loopStats().untrackedTasks, std::uint64_t(0));
+    std::map<std::uint64_t, TaskStats> byId;
+    for (const TaskStats &t : rec.tasks())
+        byId[t.id] = t;
+    for (int i = 0; i < kTasks; ++i) {
+        const auto it = byId.find(tasks[std::size_t(i)].taskId());
+        QVERIFY(it != byId.end());
+        const TaskStats &t = it->second;
+        const auto yields = std::uint64_t(kYields + i / kWave);
+        QCOMPARE(t.state, State::Finished);
+        QCOMPARE(t.yields, yields);
+        QCOMPARE(t.steps, yields + 1);
+        QCOMPARE(t.waits, std::uint64_t(0));
+        QVERIFY(t.firstStepNs >= t.createdNs);
+        QVERIFY(t.busy >= Duration::zero());
+    }
     loop.removeObserver(&rec);
 }
 
