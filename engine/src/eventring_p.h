@@ -79,24 +79,6 @@ public:
                 | (std::uint64_t(failed) << 32) | (std::uint64_t(yielded) << 40);
     }
 
-    /*!
-     * Producer only: copies event \a pos, pushed by this thread and not overwritten since
-     * (nextPosition() - pos <= capacity()), without the readers' checks: only this thread
-     * writes the slot.
-     */
-    void producerRead(std::uint64_t pos, RecordedEvent &out) const noexcept
-    {
-        const Slot &slot = m_slots[pos & m_mask];
-        out.sequence = pos;
-        out.time = std::int64_t(slot.words[0].load(std::memory_order_relaxed));
-        out.duration = std::int64_t(slot.words[1].load(std::memory_order_relaxed));
-        out.id = slot.words[2].load(std::memory_order_relaxed);
-        out.related = slot.words[3].load(std::memory_order_relaxed);
-        out.aux = slot.words[4].load(std::memory_order_relaxed);
-        const std::uint64_t tail[2] = { slot.words[5].load(std::memory_order_relaxed),
-                                        slot.words[6].load(std::memory_order_relaxed) };
-        std::memcpy(reinterpret_cast<char *>(&out) + kTailOffset, tail, 16);
-    }
     //! Any thread: how many events were pushed (all positions below it are complete).
     std::uint64_t published() const noexcept { return m_head.load(std::memory_order_acquire); }
     //! Any thread: copies event \a pos into \a out; false when it was overwritten.

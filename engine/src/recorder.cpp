@@ -347,9 +347,9 @@ public:
     }
     /*!
      * Any thread, statsMutex held (or the recording thread): \a rec's TaskStats, its hot
-     * fields as of one moment between two changes; \a version: its version then.
+     * fields as of one moment between two changes.
      */
-    static TaskStats statsOf(const TaskRecord &rec, std::uint64_t *version = nullptr);
+    static TaskStats statsOf(const TaskRecord &rec);
     //! Recording thread: the live record of task \a id, nullptr when it is not tracked.
     TaskRecord *findLive(std::uint64_t id)
     {
@@ -409,12 +409,12 @@ public:
         rec.stats = std::move(stats);
         if (inserted) {
             if (HotTask &place = hotTable[id & hotMask]; place.owner == 0) {
+                place.owner = id;
                 rec.hot = &place;
             } else {
-                rec.own = std::make_unique<HotTask>();
+                rec.own = std::make_unique<HotTask>(); // owner 0: not a place of the table
                 rec.hot = rec.own.get();
             }
-            rec.hot->owner = rec.hot == rec.own.get() ? 0 : id;
         }
         HotTask &h = *rec.hot;
         h.createdNs = rec.stats.createdNs;
@@ -484,6 +484,15 @@ public:
     }
     //! statsMutex held: task \a id's TaskStats, live or retained; nullopt when unknown.
     std::optional<TaskStats> findAny(std::uint64_t id) const;
+    //! statsMutex held: retained task \a id, nullptr when it is not one.
+    const TaskStats *findFinished(std::uint64_t id) const
+    {
+        // Recently finished tasks are at the back.
+        for (auto it = finished.rbegin(); it != finished.rend(); ++it)
+            if (it->id == id)
+                return &*it;
+        return nullptr;
+    }
     //! statsMutex held: the name and creation site of task \a id, for messages.
     QString taskLabel(std::uint64_t id) const;
     void addLint(LintKind kind, std::uint64_t task, std::uint64_t id, std::int64_t timeNs,
@@ -495,6 +504,10 @@ public:
                 && options.busyPollingMinYields > 0;
     }
     bool isBusyPolling(const TaskStats &t) const { return isBusyPolling(t.yields, t.waits); }
+    bool isBusyPolling(const HotTask &h) const
+    {
+        return isBusyPolling(get(h.yields), get(h.waits));
+    }
 
     RecorderOptions options;
 
@@ -766,24 +779,8 @@ void TraceRecorder::Private::recordCompacted(const TraceEvent &e, const Recorded
 
 void TraceRecorder::Private::updateHot(const RecordedEvent &r)
 {
-    using K = TraceEventKind;
-    switch (r.kind) {
-    case K::HandleScheduled:
-        if (r.handleKind == HandleKind::TaskStep && r.aux)
-            taskScheduled(r.aux, r.time);
-        break;
-    case K::HandleFinished:
-        callbackFinished(r.time, Duration(r.duration), r.id, r.aux, r.handleKind, r.failed);
-        break;
-    case K::TaskStepBegin:
-        stepBegin(r.id, r.time, r.aux);
-        break;
-    case K::TaskStepEnd:
-        stepEnd(r.id, r.time, Duration(r.duration), r.related, r.futureKind, r.yielded);
-        break;
-    default:
-        break;
-    }
+    aggregateHot(r.kind, r.time, r.duration, r.id, r.related, r.aux, r.handleKind, r.futureKind,
+                 r.failed, r.yielded);
 }
 
 void TraceRecorder::Private::update(const TraceEvent &e, const RecordedEvent &r)
@@ -1008,7 +1005,7 @@ void TraceRecorder::Private::stepEnd(std::uint64_t id, std::int64_t now, Duratio
         bump(h.waits);
     if (yielded) {
         bump(h.yields);
-        if (isBusyPolling(get(h.yields), get(h.waits))) [[unlikely]]
+        if (isBusyPolling(h)) [[unlikely]]
             busyPollingMark.store(get(taskVersion) + 1, std::memory_order_release);
     }
     if (h.scheduledDuringStep >= 0) {
@@ -1065,7 +1062,7 @@ void TraceRecorder::Private::growHotTable(std::size_t tasks)
     hotMask = mask;
 }
 
-TaskStats TraceRecorder::Private::statsOf(const TaskRecord &rec, std::uint64_t *version)
+TaskStats TraceRecorder::Private::statsOf(const TaskRecord &rec)
 {
     TaskStats s = rec.stats;
     const HotTask &h = *rec.hot;
@@ -1089,13 +1086,9 @@ TaskStats TraceRecorder::Private::statsOf(const TaskRecord &rec, std::uint64_t *
         s.scheduled = Duration(get(h.scheduledNs));
         s.waiting = Duration(get(h.waitingNs));
         s.firstStepDelay = Duration(get(h.firstStepDelayNs));
-        const std::uint64_t v = get(h.version);
         std::atomic_thread_fence(std::memory_order_acquire);
-        if (h.seq.load(std::memory_order_relaxed) == before) {
-            if (version)
-                *version = v;
+        if (h.seq.load(std::memory_order_relaxed) == before)
             return s;
-        }
     }
 }
 
@@ -1231,25 +1224,16 @@ std::optional<TaskStats> TraceRecorder::Private::findAny(std::uint64_t id) const
 {
     if (const auto it = live.find(id); it != live.end())
         return statsOf(it->second);
-    // Recently finished tasks are at the back.
-    for (auto it = finished.rbegin(); it != finished.rend(); ++it)
-        if (it->id == id)
-            return *it;
+    if (const TaskStats *t = findFinished(id))
+        return *t;
     return std::nullopt;
 }
 
 QString TraceRecorder::Private::taskLabel(std::uint64_t id) const
 {
     // The name and the site only, which do not change without the lock.
-    const TaskStats *t = nullptr;
-    if (const auto it = live.find(id); it != live.end()) {
-        t = &it->second.stats;
-    } else {
-        // Recently finished tasks are at the back.
-        for (auto back = finished.rbegin(); back != finished.rend() && !t; ++back)
-            if (back->id == id)
-                t = &*back;
-    }
+    const auto it = live.find(id);
+    const TaskStats *t = it != live.end() ? &it->second.stats : findFinished(id);
     if (!t || t->name.isEmpty())
         return QStringLiteral("Task #%1").arg(id);
     QString label = QStringLiteral("task '%1' (#%2)").arg(t->name).arg(id);
@@ -1288,7 +1272,7 @@ std::vector<Lint> TraceRecorder::Private::busyPollingLints() const
     // Only the (few) busy pollers are sorted, not every live task.
     std::vector<TaskStats> liveSorted;
     for (const auto &[id, rec] : live)
-        if (isBusyPolling(get(rec.hot->yields), get(rec.hot->waits)))
+        if (isBusyPolling(*rec.hot))
             liveSorted.push_back(statsOf(rec));
     std::sort(liveSorted.begin(), liveSorted.end(),
               [](const TaskStats &a, const TaskStats &b) { return a.id < b.id; });
@@ -1309,26 +1293,26 @@ std::vector<Lint> TraceRecorder::Private::busyPollingLints() const
 namespace detail {
 
 // Private is RecorderSink's only kind.
-void RecorderSink::hotTaskScheduled(std::uint64_t task, std::int64_t time) noexcept
+void RecorderSink::hotTaskScheduled(std::uint64_t task, std::int64_t time)
 {
     static_cast<TraceRecorder::Private *>(this)->taskScheduled(task, time);
 }
 
 void RecorderSink::hotCallbackFinished(std::int64_t time, std::int64_t duration,
                                        std::uint64_t handle, std::uint64_t task, HandleKind kind,
-                                       bool failed) noexcept
+                                       bool failed)
 {
     static_cast<TraceRecorder::Private *>(this)->callbackFinished(time, Duration(duration), handle,
                                                                   task, kind, failed);
 }
 
-void RecorderSink::hotStepBegin(std::uint64_t task, std::int64_t time, std::uint64_t step) noexcept
+void RecorderSink::hotStepBegin(std::uint64_t task, std::int64_t time, std::uint64_t step)
 {
     static_cast<TraceRecorder::Private *>(this)->stepBegin(task, time, step);
 }
 
 void RecorderSink::hotStepEnd(std::uint64_t task, std::int64_t time, std::int64_t duration,
-                              std::uint64_t awaited, FutureKind awaitedKind, bool yielded) noexcept
+                              std::uint64_t awaited, FutureKind awaitedKind, bool yielded)
 {
     static_cast<TraceRecorder::Private *>(this)->stepEnd(task, time, Duration(duration), awaited,
                                                          awaitedKind, yielded);
@@ -1544,7 +1528,7 @@ std::uint64_t TraceRecorder::lintCount(LintKind kind) const
         if (d->busyPollingMark.load(std::memory_order_acquire) == 0)
             return n;
         for (const auto &[id, rec] : d->live)
-            n += d->isBusyPolling(get(rec.hot->yields), get(rec.hot->waits)) ? 1 : 0;
+            n += d->isBusyPolling(*rec.hot) ? 1 : 0;
         for (const TaskStats &t : d->finished)
             n += d->isBusyPolling(t) ? 1 : 0;
         return n;

@@ -54,16 +54,33 @@ public:
                        EventRing::packFlags(kind, handleKind, futureKind, DoneStatus::Finished,
                                             failed, yielded));
         noteTime(time);
+        if (kind == TraceEventKind::HandleStarted)
+            callbackStarted(id, aux);
+        else if (kind == TraceEventKind::HandleFinished)
+            callbackFinished();
+        aggregateHot(kind, time, duration, id, related, aux, handleKind, futureKind, failed,
+                     yielded);
+    }
+    //! Loop thread: any event as a TraceEvent (see the class).
+    virtual void record(const TraceEvent &event) = 0;
+
+protected:
+    ~RecorderSink() = default;
+
+    /*!
+     * The recording thread: the aggregates a hot event changes (none for HandleStarted), as
+     * it is pushed, or as it comes as a TraceEvent (TraceRecorder::Private::update()).
+     */
+    void aggregateHot(TraceEventKind kind, std::int64_t time, std::int64_t duration,
+                      std::uint64_t id, std::uint64_t related, std::uint64_t aux,
+                      HandleKind handleKind, FutureKind futureKind, bool failed, bool yielded)
+    {
         switch (kind) {
         case TraceEventKind::HandleScheduled:
             if (handleKind == HandleKind::TaskStep && aux)
                 hotTaskScheduled(aux, time);
             break;
-        case TraceEventKind::HandleStarted:
-            callbackStarted(id, aux);
-            break;
         case TraceEventKind::HandleFinished:
-            callbackFinished();
             hotCallbackFinished(time, duration, id, aux, handleKind, failed);
             break;
         case TraceEventKind::TaskStepBegin:
@@ -76,20 +93,15 @@ public:
             break;
         }
     }
-    //! Loop thread: any event as a TraceEvent (see the class).
-    virtual void record(const TraceEvent &event) = 0;
-
-protected:
-    ~RecorderSink() = default;
-
-    // The aggregates the hot events change, updated by the one thread that records
-    // (TraceRecorder::Private; out of line, the recorder's state is its own).
-    void hotTaskScheduled(std::uint64_t task, std::int64_t time) noexcept;
+    // aggregateHot()'s steps (TraceRecorder::Private; out of line, the recorder's state is
+    // its own). Not noexcept: a replayed or observed event's lint may throw bad_alloc to
+    // its caller, where pushHot()'s noexcept ends the program instead.
+    void hotTaskScheduled(std::uint64_t task, std::int64_t time);
     void hotCallbackFinished(std::int64_t time, std::int64_t duration, std::uint64_t handle,
-                             std::uint64_t task, HandleKind kind, bool failed) noexcept;
-    void hotStepBegin(std::uint64_t task, std::int64_t time, std::uint64_t step) noexcept;
+                             std::uint64_t task, HandleKind kind, bool failed);
+    void hotStepBegin(std::uint64_t task, std::int64_t time, std::uint64_t step);
     void hotStepEnd(std::uint64_t task, std::int64_t time, std::int64_t duration,
-                    std::uint64_t awaited, FutureKind awaitedKind, bool yielded) noexcept;
+                    std::uint64_t awaited, FutureKind awaitedKind, bool yielded);
 
     //! Loop thread: LoopActivity, as a callback starts and finishes.
     void callbackStarted(std::uint64_t handle, std::uint64_t task) noexcept
