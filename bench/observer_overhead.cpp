@@ -1,5 +1,6 @@
 // What watching the loop costs: the post_burst and task_yield workloads (DESIGN.md,
-// "Performance workloads") with no observer, with an observer that does nothing, with the
+// "Performance workloads"), and task_spawn (tasks that end in their first step: what
+// recording a task's whole life costs), with no observer, with an observer that does nothing, with the
 // TraceRecorder, and with the recorder beside an observer of LoopClosed alone (how the
 // visualizer and the inspector watch a loop) or of every event, interleaved in one process.
 // Prints one JSON line per combination, a table of the overhead ratios against "no
@@ -169,6 +170,28 @@ loopscope::Coro<void> yielder(int switches, int *remaining, loopscope::EventLoop
         loop->stop();
 }
 
+loopscope::Coro<void> finisher(int *remaining, loopscope::EventLoop *loop)
+{
+    if (--*remaining == 0)
+        loop->stop();
+    co_return;
+}
+
+//! task_spawn: \a tasks tasks made at once, each ending in its first step.
+RunResult taskSpawn(Attached what, int tasks)
+{
+    loopscope::EventLoop loop;
+    Observed observed(loop, what);
+    int remaining = tasks;
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < tasks; ++i)
+        (void)loop.createTask(finisher(&remaining, &loop));
+    loop.runForever();
+    RunResult r{ since(start) };
+    observed.fill(r);
+    return r;
+}
+
 //! task_yield: tasks each doing co_await sleep(0) \a switches times.
 RunResult taskYield(Attached what, int tasks, int switches)
 {
@@ -223,22 +246,28 @@ int main(int argc, char **argv)
     const bool hooks = loopscope::observerHooksCompiled();
     if (argc >= 4 && std::strcmp(argv[1], "--only") == 0) {
         const bool yield = std::strcmp(argv[2], "task_yield") == 0;
+        const bool spawn = std::strcmp(argv[2], "task_spawn") == 0;
         Attached what = Attached::None;
         for (Attached a : kAttached)
             if (std::strcmp(argv[3], name(a)) == 0)
                 what = a;
         const int reps = argc >= 5 ? std::max(std::atoi(argv[4]), 1) : 10;
+        const int n = spawn ? 100'000 : 1'000'000;
+        auto once = [&] {
+            return yield    ? taskYield(what, 10'000, 100).seconds
+                    : spawn ? taskSpawn(what, n).seconds
+                            : postBurst(what, n).seconds;
+        };
         // One untimed run first: the engine's pools and the heap start cold in a fresh
         // process, which made --nohooks's children (one run each) look slower.
-        (void)(yield ? taskYield(what, 10'000, 100) : postBurst(what, 1'000'000));
+        (void)once();
         double total = 0;
         for (int i = 0; i < reps; ++i)
-            total += yield ? taskYield(what, 10'000, 100).seconds
-                           : postBurst(what, 1'000'000).seconds;
+            total += once();
         std::printf("{\"workload\":\"%s\",\"impl\":\"loopscope\",\"observer\":\"%s\","
-                    "\"hooks\":%s,\"n\":1000000,\"mean_s\":%.6f,\"per_op_ns\":%.1f}\n",
-                    argv[2], name(what), hooks ? "true" : "false", total / reps,
-                    total / reps * 1e9 / 1e6);
+                    "\"hooks\":%s,\"n\":%d,\"mean_s\":%.6f,\"per_op_ns\":%.1f}\n",
+                    argv[2], name(what), hooks ? "true" : "false", n, total / reps,
+                    total / reps * 1e9 / n);
         return 0;
     }
     // --nohooks PATH: the same program built with LOOPSCOPE_OBSERVER_HOOKS=OFF, run as a child
@@ -257,6 +286,7 @@ int main(int argc, char **argv)
     const int burst = quick ? 100'000 : 1'000'000;
     const int tasks = quick ? 1'000 : 10'000;
     const int switches = 100;
+    const int spawned = quick ? 10'000 : 100'000;
     // A build without hooks cannot attach observers: it measures "none" only.
     const std::size_t attachedCount = hooks ? kAttached.size() : 1;
 
@@ -269,9 +299,10 @@ int main(int argc, char **argv)
         std::vector<double> hookedNs; // per op, "none" in a child of this build
         std::vector<double> noHooksNs; // per op, "none" in a child of the build without hooks
     };
-    std::array<Workload, 2> workloads{
+    std::array<Workload, 3> workloads{
         Workload{ "post_burst", burst, {}, {}, {}, {} },
-        Workload{ "task_yield", static_cast<long long>(tasks) * switches, {}, {}, {}, {} }
+        Workload{ "task_yield", static_cast<long long>(tasks) * switches, {}, {}, {}, {} },
+        Workload{ "task_spawn", spawned, {}, {}, {}, {} }
     };
     // Interleaved, so that drift of the machine (frequency, other load) hits all alike.
     for (int rep = 0; rep < repetitions; ++rep) {
@@ -282,6 +313,9 @@ int main(int argc, char **argv)
             const RunResult t = taskYield(kAttached[a], tasks, switches);
             workloads[1].seconds[a].push_back(t.seconds);
             workloads[1].last[a] = t;
+            const RunResult sp = taskSpawn(kAttached[a], spawned);
+            workloads[2].seconds[a].push_back(sp.seconds);
+            workloads[2].last[a] = sp;
         }
         if (!noHooks.isEmpty()) {
             // Both builds alike, each a fresh child running the same sequence: the engine's
@@ -313,8 +347,9 @@ int main(int argc, char **argv)
             for (const auto &[ns, withHooks] :
                  { std::pair(median(w.hookedNs), true), std::pair(median(w.noHooksNs), false) })
                 std::printf("{\"workload\":\"%s\",\"impl\":\"loopscope\",\"observer\":\"none\","
-                            "\"hooks\":%s,\"child\":true,\"n\":1000000,\"per_op_ns\":%.1f}\n",
-                            w.name, withHooks ? "true" : "false", ns);
+                            "\"hooks\":%s,\"child\":true,\"n\":%d,\"per_op_ns\":%.1f}\n",
+                            w.name, withHooks ? "true" : "false",
+                            std::strcmp(w.name, "task_spawn") == 0 ? 100'000 : 1'000'000, ns);
         }
     }
     if (!hooks) {

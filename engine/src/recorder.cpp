@@ -633,7 +633,9 @@ void TraceRecorder::Private::compactInto(const TraceEvent &e, std::uint64_t pos,
         break;
     case K::TaskCreated:
         r.aux = e.parent;
-        r.text = strings.internText(e.text, pos);
+        r.text = detail::StringTable::defaultTaskNameIndex(e.text, e.id);
+        if (!r.text)
+            r.text = strings.internText(e.text, pos);
         r.location = strings.internLocation(e.location, pos);
         break;
     case K::TaskStepBegin:

@@ -1,6 +1,7 @@
 #include "stringtable_p.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <functional>
 
@@ -10,7 +11,8 @@ namespace {
 // How many slots one intern looks at for a reusable one before giving up: bounds the cost
 // when the table is full of strings the ring still refers to.
 constexpr int kReuseScan = 64;
-constexpr std::uint32_t kGenerationMask = (1u << (32 - StringTable::kSlotBits)) - 1;
+// The top bit is kDefaultTaskName's.
+constexpr std::uint32_t kGenerationMask = (1u << (31 - StringTable::kSlotBits)) - 1;
 } // namespace
 
 std::size_t StringTable::LocationKeyHash::operator()(const LocationKey &k) const noexcept
@@ -35,6 +37,33 @@ StringTable::StringTable(std::size_t capacity, std::size_t maxLength, std::uint6
     m_locationKeys.resize(m_capacity + 1);
     m_locations.reserve(m_capacity);
     m_textSlots.reserve(qsizetype(m_capacity));
+}
+
+QString StringTable::defaultTaskName(std::uint64_t task)
+{
+    return QStringLiteral("Task-%1").arg(task);
+}
+
+std::uint32_t StringTable::defaultTaskNameIndex(const QString &text, std::uint64_t task) noexcept
+{
+    if (task == 0 || task >= kDefaultTaskName)
+        return 0;
+    // Compared in place: formatting the name to compare would cost what interning it did.
+    char digits[24];
+    const auto [end, error] = std::to_chars(digits, digits + sizeof digits, task);
+    const auto count = qsizetype(end - digits);
+    static constexpr char16_t kPrefix[] = u"Task-";
+    constexpr qsizetype kPrefixSize = 5;
+    if (error != std::errc() || text.size() != kPrefixSize + count)
+        return 0;
+    const QChar *c = text.constData();
+    for (qsizetype i = 0; i < kPrefixSize; ++i)
+        if (c[i].unicode() != kPrefix[i])
+            return 0;
+    for (qsizetype i = 0; i < count; ++i)
+        if (c[kPrefixSize + i].unicode() != char16_t(digits[i]))
+            return 0;
+    return kDefaultTaskName | std::uint32_t(task);
 }
 
 QString StringTable::formatLocation(const SourceLocation &location)
@@ -132,6 +161,8 @@ void StringTable::fill(std::uint32_t slot, QString text)
 
 QString StringTable::producerString(std::uint32_t index) const
 {
+    if (index & kDefaultTaskName)
+        return defaultTaskName(index & ~kDefaultTaskName);
     const std::uint32_t slot = index & kSlotMask;
     if (!slot || slot > m_capacity || indexOf(slot) != index)
         return {};
@@ -140,6 +171,8 @@ QString StringTable::producerString(std::uint32_t index) const
 
 QString StringTable::atLocked(std::uint32_t index) const
 {
+    if (index & kDefaultTaskName)
+        return defaultTaskName(index & ~kDefaultTaskName);
     const std::uint32_t slot = index & kSlotMask;
     if (!slot || slot > m_capacity || indexOf(slot) != index)
         return {};
@@ -150,6 +183,8 @@ QString StringTable::at(std::uint32_t index) const
 {
     if (!index)
         return {};
+    if (index & kDefaultTaskName)
+        return defaultTaskName(index & ~kDefaultTaskName);
     std::lock_guard lock(m_mutex);
     return atLocked(index);
 }

@@ -17,7 +17,8 @@ namespace loopscope::detail {
 /*!
  * The recorder's deduplicated strings, in a fixed number of slots.
  *
- * An index is (generation << kSlotBits) | slot, never 0. A slot is reused only when no event
+ * An index is (generation << kSlotBits) | slot, never 0, or kDefaultTaskName | task for the
+ * name of an unnamed task, which takes no slot. A slot is reused only when no event
  * still in the ring refers to it (its last use is at least one ring capacity behind the
  * position being written); the generation changes on reuse so a stale index resolves to an
  * empty string instead of someone else's. When every slot is still referenced the string is
@@ -34,6 +35,19 @@ public:
     static constexpr std::size_t kMaxCapacity = kSlotMask;
 
     StringTable(std::size_t capacity, std::size_t maxLength, std::uint64_t ringCapacity);
+
+    /*!
+     * An index with this bit is not a slot: it stands for "Task-<n>", the name of an unnamed
+     * task (TaskCore::name()), n being the index's other bits. The table does not store these
+     * names. Every task has its own, so a loop running many short tasks interned, and later
+     * evicted, one string per task: a third of what recording a task cost (issue 6).
+     */
+    static constexpr std::uint32_t kDefaultTaskName = 1u << 31;
+    //! The name of unnamed task \a task.
+    static QString defaultTaskName(std::uint64_t task);
+    //! kDefaultTaskName | \a task when \a text is defaultTaskName(\a task); 0 when it is not,
+    //! or when the index cannot hold \a task.
+    static std::uint32_t defaultTaskNameIndex(const QString &text, std::uint64_t task) noexcept;
 
     // Producer only. \a pos is the ring position of the event that refers to the string.
     std::uint32_t internLocation(const SourceLocation &location, std::uint64_t pos)

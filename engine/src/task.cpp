@@ -60,7 +60,7 @@ TaskExtras &TaskCore::extras()
 
 QString TaskCore::name() const
 {
-    return m_defaultName ? QStringLiteral("Task-%1").arg(m_id) : m_extras->name;
+    return m_defaultName ? StringTable::defaultTaskName(m_id) : m_extras->name;
 }
 
 std::uint64_t TaskCore::sleepFutureId() const noexcept

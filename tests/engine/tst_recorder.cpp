@@ -103,6 +103,7 @@ private Q_SLOTS:
     void drainReturnsOnlyNewEvents();
     void stringsAreInternedOnce();
     void stringTableStaysBounded();
+    void unnamedTasksTakeNoStringSlot();
     void crossThreadDrainSeesNoTornEvents();
     void taskTimesUnderVirtualClock();
     void taskStatesWhileRunning();
@@ -294,6 +295,42 @@ void tst_Recorder::stringTableStaysBounded()
         }
     }
     QVERIFY(sawDone);
+}
+
+void tst_Recorder::unnamedTasksTakeNoStringSlot()
+{
+    RecorderOptions o = quietOptions();
+    o.stringCapacity = 16; // far fewer than the tasks
+    Fixture f(o);
+    std::vector<loopscope::Task<int>> tasks;
+    for (int i = 0; i < 200; ++i)
+        tasks.push_back(f.loop.createTask(sleeper(0s, i)));
+    // Named like an unnamed task, but another task's name: an ordinary string.
+    auto impostor = f.loop.createTask(sleeper(0s, -1), QStringLiteral("Task-1"));
+    auto same = f.loop.createTask(sleeper(0s, -2));
+    same.setName(QStringLiteral("Task-%1").arg(same.taskId())); // its own default name
+    f.loop.runUntilComplete(impostor);
+    f.loop.runUntilComplete(same);
+    for (auto &t : tasks)
+        f.loop.runUntilComplete(t);
+    QCOMPARE(f.rec.droppedStrings(), std::uint64_t(0));
+    // The creation sites, "Task-1" and the rename. Before, each unnamed task's name took a
+    // slot, and with 16 slots 1,009 strings were dropped.
+    QVERIFY(f.rec.stringCount() <= 8);
+    std::map<std::uint64_t, QString> names;
+    for (const RecordedEvent &e : f.rec.snapshot())
+        if (e.kind == Kind::TaskCreated)
+            names[e.id] = f.rec.stringAt(e.text);
+    QCOMPARE(names.size(), std::size_t(202));
+    for (const auto &t : tasks) {
+        QCOMPARE(names[t.taskId()], QStringLiteral("Task-%1").arg(t.taskId()));
+        QCOMPARE(f.rec.task(t.taskId())->name, QStringLiteral("Task-%1").arg(t.taskId()));
+    }
+    QCOMPARE(names[impostor.taskId()], QStringLiteral("Task-1"));
+    QCOMPARE(names[same.taskId()], QStringLiteral("Task-%1").arg(same.taskId()));
+    // The Chrome export resolves them the same way.
+    const QByteArray json = f.rec.chromeTraceJson();
+    QVERIFY(json.contains(QStringLiteral("Task-%1").arg(tasks.back().taskId()).toUtf8()));
 }
 
 void tst_Recorder::crossThreadDrainSeesNoTornEvents()
