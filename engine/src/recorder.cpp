@@ -253,9 +253,9 @@ struct TaskRecord
 {
     //! The fields HotTask does not hold (its copies of those are stale until the task is done).
     TaskStats stats;
-    //! Its figures: in Private::hotTable, or in own when its place there was taken.
+    //! Its figures: in Private::hotTable, or from Private::spareHot when its place there was
+    //! taken (owner 0).
     HotTask *hot = nullptr;
-    std::unique_ptr<HotTask> own;
     //! Its slot in Private::liveOrder.
     std::size_t orderSlot = 0;
 };
@@ -378,10 +378,27 @@ public:
     }
     //! Recording thread, statsMutex held: hotTable with room for \a tasks live tasks.
     void growHotTable(std::size_t tasks);
+    //! Recording thread, statsMutex held: a HotTask for a task whose place in hotTable is
+    //! taken, from spareHot (eraseLive() gives it back).
+    HotTask *takeSpareHot()
+    {
+        if (spareHot.empty()) {
+            constexpr std::size_t kChunk = 256;
+            auto chunk = std::make_unique<HotTask[]>(kChunk);
+            for (std::size_t i = kChunk; i-- > 0;)
+                spareHot.push_back(&chunk[i]);
+            spareHotChunks.push_back(std::move(chunk));
+        }
+        HotTask *h = spareHot.back();
+        spareHot.pop_back();
+        return h;
+    }
     void eraseLive(std::unordered_map<std::uint64_t, TaskRecord>::iterator it)
     {
         if (it->second.hot->owner == it->first)
             it->second.hot->owner = 0; // its place in hotTable is free again
+        else
+            spareHot.push_back(it->second.hot);
         if (it->first == cachedId)
             cachedRecord = nullptr;
         if (LiveSlot &slot = liveIndex[it->first & kLiveIndexMask]; slot.id == it->first)
@@ -412,8 +429,7 @@ public:
                 place.owner = id;
                 rec.hot = &place;
             } else {
-                rec.own = std::make_unique<HotTask>(); // owner 0: not a place of the table
-                rec.hot = rec.own.get();
+                rec.hot = takeSpareHot(); // owner 0: not a place of the table
             }
         }
         HotTask &h = *rec.hot;
@@ -558,11 +574,16 @@ public:
     static constexpr std::uint64_t kLiveIndexMask = (1u << 14) - 1;
     std::vector<LiveSlot> liveIndex = std::vector<LiveSlot>(kLiveIndexMask + 1);
     //! The live tasks' HotTask, at their id modulo the size (task ids are dense), but for a
-    //! task whose place was taken (TaskRecord::own). Grows with the live tasks, up to 2 MiB.
+    //! task whose place was taken (spareHot). Grows with the live tasks, up to 2 MiB.
     static constexpr std::size_t kMaxHotTable = std::size_t(1) << 14;
     static constexpr std::size_t kMinHotTable = 64;
     std::unique_ptr<HotTask[]> hotTable = std::make_unique<HotTask[]>(kMinHotTable);
     std::uint64_t hotMask = kMinHotTable - 1;
+    //! HotTasks for tasks without a place in hotTable, allocated 256 at a time: one aligned
+    //! allocation each (glibc's memalign, which also fragments the heap) was a sixth of what
+    //! recording a task cost with more live tasks than the table has places.
+    std::vector<std::unique_ptr<HotTask[]>> spareHotChunks;
+    std::vector<HotTask *> spareHot;
     std::int64_t windowStart = -1;
     std::uint64_t windowCallbacks = 0;
     bool closeNoted = false;
