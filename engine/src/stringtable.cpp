@@ -161,12 +161,8 @@ void StringTable::fill(std::uint32_t slot, QString text)
 
 QString StringTable::producerString(std::uint32_t index) const
 {
-    if (index & kDefaultTaskName)
-        return defaultTaskName(index & ~kDefaultTaskName);
-    const std::uint32_t slot = index & kSlotMask;
-    if (!slot || slot > m_capacity || indexOf(slot) != index)
-        return {};
-    return m_texts[slot];
+    // The producer is the only writer: it reads what it wrote without the lock.
+    return atLocked(index);
 }
 
 QString StringTable::atLocked(std::uint32_t index) const
@@ -184,7 +180,7 @@ QString StringTable::at(std::uint32_t index) const
     if (!index)
         return {};
     if (index & kDefaultTaskName)
-        return defaultTaskName(index & ~kDefaultTaskName);
+        return atLocked(index); // no slot: nothing to lock
     std::lock_guard lock(m_mutex);
     return atLocked(index);
 }
