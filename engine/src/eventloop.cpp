@@ -143,9 +143,8 @@ void LoopCore::scheduleSoon(Ref<HandleBase> handle)
     checkClosed("callSoon");
     checkThread("callSoon");
     handle->m_id = ++m_lastHandleId;
-    if (observed() && handle->kind() != HandleKind::Internal) [[unlikely]] {
-        traceHandle(TraceEventKind::HandleScheduled, *handle);
-    }
+    if (observed() && handle->kind() != HandleKind::Internal) [[unlikely]]
+        traceScheduled(*handle);
     m_ready.push(std::move(handle));
     // Inside an iteration the end-of-iteration rearm() posts the wake-up; this keeps it to
     // one posted event per iteration however many callbacks are scheduled. Outside one (a
@@ -479,6 +478,9 @@ void LoopCore::updateObserved() noexcept
     m_controlWatching = m_stepActive || !m_breakTasks.empty() || m_breakOnFailure || m_breakOnSlow;
     // Breakpoints and steps need the events even with no observer attached.
     m_observed = !m_observers.empty() || !m_sinks.empty() || m_controlWatching;
+    // An unobserved callback does not clear it (runHandle()): the next traced one must not
+    // start where a traced one ended before the observers changed.
+    m_carryRead = false;
     m_observerKinds = EventKinds();
     for (const LoopObserver *observer : m_observers)
         m_observerKinds = m_observerKinds | observer->kinds();
@@ -665,53 +667,80 @@ void LoopCore::setBreakOnSlowCallback(bool enabled)
 
 void LoopCore::runHandle(HandleBase &handle) noexcept
 {
+    if (observed()) [[unlikely]] {
+        if (handle.kind() != HandleKind::Internal) {
+            runTracedHandle(handle);
+            return;
+        }
+        // An internal callback between two traced ones: the next one does not start where
+        // the last one ended.
+        m_carryRead = false;
+    }
     handle.m_running = true;
     m_runningHandle = handle.m_id;
-    const bool traced = observed() && handle.kind() != HandleKind::Internal;
     // Debug mode times every callback on the real clock: a virtual clock does not move
     // while a callback blocks, but the loop is blocked all the same.
-    // Traced back to back, one callback starts at the clock read that ended the previous one.
-    const auto started = traced && m_carryRead ? m_lastRead
-            : (m_debug || traced)              ? m_ticks.now()
-                                               : std::chrono::steady_clock::time_point();
-    m_carryRead = false;
-    if (traced) [[unlikely]] {
-        m_lastRead = started;
-        m_callbackRead = true;
-        m_endRead = false;
-        restamp(started);
-        traceHandle(TraceEventKind::HandleStarted, handle);
-        // Observers learn of the callback before it runs: one that blocks shows as running.
-        flushEvents();
+    const auto started = m_debug ? m_ticks.now() : std::chrono::steady_clock::time_point();
+    try {
+        handle.run();
+    } catch (...) {
+        reportCallbackException(handle);
     }
+    m_runningHandle = 0;
+    if (m_debug)
+        reportIfSlow(handle, m_ticks.now() - started);
+    handle.m_running = false;
+    handle.releaseAfterRun();
+}
+
+void LoopCore::runTracedHandle(HandleBase &handle) noexcept
+{
+    handle.m_running = true;
+    m_runningHandle = handle.m_id;
+    // Traced back to back, one callback starts at the clock read that ended the previous one.
+    const auto started = m_carryRead ? m_lastRead : m_ticks.now();
+    m_carryRead = false;
+    m_lastRead = started;
+    m_callbackRead = true;
+    m_endRead = false;
+    restamp(started);
+    traceHandle(TraceEventKind::HandleStarted, handle);
+    // Observers learn of the callback before it runs: one that blocks shows as running.
+    flushEvents();
     bool failed = false;
     try {
         handle.run();
     } catch (...) {
         failed = true;
-        ExceptionContext ctx;
-        ctx.message = QStringLiteral("Exception in callback");
-        ctx.exception = std::current_exception();
-        ctx.handle = QString::fromStdString(handle.describe());
-        callExceptionHandler(ctx);
+        reportCallbackException(handle);
     }
     // A task step read the clock as it ended (stepEnded()): that read ends the callback too.
-    const auto finished = traced && m_endRead ? m_lastRead
-            : (m_debug || traced)             ? m_ticks.now()
-                                              : std::chrono::steady_clock::time_point();
-    if (traced) [[unlikely]] {
-        m_callbackRead = false;
-        m_endRead = false;
-        m_lastRead = finished;
-        m_carryRead = true;
-        restamp(finished);
-        traceHandle(TraceEventKind::HandleFinished, handle, finished - started, failed);
-    }
+    const auto finished = m_endRead ? m_lastRead : m_ticks.now();
+    m_callbackRead = false;
+    m_endRead = false;
+    m_lastRead = finished;
+    m_carryRead = true;
+    restamp(finished);
+    traceHandle(TraceEventKind::HandleFinished, handle, finished - started, failed);
     m_runningHandle = 0;
     if (m_debug)
         reportIfSlow(handle, finished - started);
     handle.m_running = false;
     handle.releaseAfterRun();
+}
+
+void LoopCore::reportCallbackException(const HandleBase &handle) noexcept
+{
+    ExceptionContext ctx;
+    ctx.message = QStringLiteral("Exception in callback");
+    ctx.exception = std::current_exception();
+    ctx.handle = QString::fromStdString(handle.describe());
+    callExceptionHandler(ctx);
+}
+
+void LoopCore::traceScheduled(const HandleBase &handle) noexcept
+{
+    traceHandle(TraceEventKind::HandleScheduled, handle);
 }
 
 inline void LoopCore::traceHandle(TraceEventKind kind, const HandleBase &handle, Duration took,

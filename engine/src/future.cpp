@@ -28,14 +28,18 @@ FutureBase::FutureBase(LoopCore *loop, FutureKind kind)
     refLoopCore(m_loop);
     if (m_kind == FutureKind::Foreign)
         m_loop->foreignStarted();
-    if (m_loop->observed()) [[unlikely]] {
-        TraceEvent e;
-        e.kind = TraceEventKind::FutureCreated;
-        e.futureKind = m_kind;
-        e.id = m_id;
-        e.task = TaskCore::current() ? TaskCore::current()->id() : 0;
-        m_loop->emit(e);
-    }
+    if (m_loop->observed()) [[unlikely]]
+        traceCreated();
+}
+
+void FutureBase::traceCreated()
+{
+    TraceEvent e;
+    e.kind = TraceEventKind::FutureCreated;
+    e.futureKind = m_kind;
+    e.id = m_id;
+    e.task = TaskCore::current() ? TaskCore::current()->id() : 0;
+    m_loop->emit(e);
 }
 
 FutureBase::CallbackList &FutureBase::callbacks()

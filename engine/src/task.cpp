@@ -123,17 +123,21 @@ void TaskCore::start()
 {
     LoopCore *loop = m_self->loopCore();
     loop->registerTask(this);
-    if (loop->observed()) [[unlikely]] {
-        TraceEvent e;
-        e.kind = TraceEventKind::TaskCreated;
-        e.id = m_id;
-        e.related = m_self->id();
-        e.parent = t_currentTask ? t_currentTask->id() : 0;
-        e.location = m_location;
-        e.text = name();
-        loop->emit(e);
-    }
+    if (loop->observed()) [[unlikely]]
+        traceCreated();
     scheduleStep();
+}
+
+void TaskCore::traceCreated()
+{
+    TraceEvent e;
+    e.kind = TraceEventKind::TaskCreated;
+    e.id = m_id;
+    e.related = m_self->id();
+    e.parent = t_currentTask ? t_currentTask->id() : 0;
+    e.location = m_location;
+    e.text = name();
+    m_self->loopCore()->emit(e);
 }
 
 void TaskCore::setName(QString name)
@@ -166,9 +170,13 @@ void TaskCore::scheduleStep()
 
 void TaskCore::traceDone(bool abandoned) noexcept
 {
+    if (m_self->loopCore()->observed()) [[unlikely]]
+        emitDone(abandoned);
+}
+
+void TaskCore::emitDone(bool abandoned) noexcept
+{
     LoopCore *loop = m_self->loopCore();
-    if (!loop->observed()) [[likely]]
-        return;
     TraceEvent e;
     e.kind = TraceEventKind::TaskDone;
     e.id = m_id;
@@ -306,6 +314,32 @@ bool TaskCore::consumeThrowCancel() noexcept
     return std::exchange(m_throwCancel, false);
 }
 
+std::chrono::steady_clock::time_point TaskCore::traceStepBegin() noexcept
+{
+    LoopCore *loop = m_self->loopCore();
+    const auto started = loop->callbackStarted();
+    loop->traceStep(TraceEventKind::TaskStepBegin, m_id, m_steps);
+    return started;
+}
+
+void TaskCore::traceStepEnd(std::chrono::steady_clock::time_point started, bool yielded) noexcept
+{
+    LoopCore *loop = m_self->loopCore();
+    const auto finished = loop->stepEnded();
+    std::uint64_t awaited = 0;
+    FutureKind awaitedKind = FutureKind::Plain;
+    if (m_waitingOn && !m_root.done()) {
+        awaited = m_waitingOn->id();
+        awaitedKind = m_waitingOn->kind();
+    } else if (m_sleepState == SleepState::Armed && !m_root.done()) {
+        awaited = sleepIds().sleepFutureId;
+        awaitedKind = FutureKind::Sleep;
+    }
+    // yielded: its next step is already scheduled.
+    loop->traceStep(TraceEventKind::TaskStepEnd, m_id, m_steps, finished - started, awaited,
+                    awaitedKind, yielded);
+}
+
 void TaskCore::step()
 {
     if (m_self->done())
@@ -327,12 +361,10 @@ void TaskCore::step()
     m_started = true;
     m_throwCancel = throwCancel;
     ++m_steps;
-    LoopCore *loop = m_self->loopCore();
-    const bool traced = loop->observed();
-    const auto started = traced ? loop->callbackStarted() : std::chrono::steady_clock::time_point();
-    if (traced) [[unlikely]] {
-        loop->traceStep(TraceEventKind::TaskStepBegin, m_id, m_steps);
-    }
+    const bool traced = m_self->loopCore()->observed();
+    std::chrono::steady_clock::time_point started;
+    if (traced) [[unlikely]]
+        started = traceStepBegin();
     std::coroutine_handle<> h = std::exchange(m_resume, {});
     {
         CurrentTaskScope scope(this);
@@ -341,21 +373,8 @@ void TaskCore::step()
     }
     m_throwCancel = false;
     const bool yielded = std::exchange(m_yielded, false);
-    if (traced) [[unlikely]] {
-        const auto finished = loop->stepEnded();
-        std::uint64_t awaited = 0;
-        FutureKind awaitedKind = FutureKind::Plain;
-        if (m_waitingOn && !m_root.done()) {
-            awaited = m_waitingOn->id();
-            awaitedKind = m_waitingOn->kind();
-        } else if (m_sleepState == SleepState::Armed && !m_root.done()) {
-            awaited = sleepIds().sleepFutureId;
-            awaitedKind = FutureKind::Sleep;
-        }
-        // yielded: its next step is already scheduled.
-        loop->traceStep(TraceEventKind::TaskStepEnd, m_id, m_steps, finished - started, awaited,
-                        awaitedKind, yielded);
-    }
+    if (traced) [[unlikely]]
+        traceStepEnd(started, yielded);
     if (m_root.done()) {
         finish();
         return;
