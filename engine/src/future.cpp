@@ -32,7 +32,7 @@ FutureBase::FutureBase(LoopCore *loop, FutureKind kind)
         traceCreated();
 }
 
-void FutureBase::traceCreated()
+void FutureBase::traceCreated() noexcept
 {
     TraceEvent e;
     e.kind = TraceEventKind::FutureCreated;

@@ -128,7 +128,7 @@ void TaskCore::start()
     scheduleStep();
 }
 
-void TaskCore::traceCreated()
+void TaskCore::traceCreated() noexcept
 {
     TraceEvent e;
     e.kind = TraceEventKind::TaskCreated;

@@ -121,7 +121,7 @@ protected:
 private:
     void scheduleCallbacks();
     //! FutureCreated, out of line (see TaskCore::traceCreated()).
-    [[gnu::noinline, gnu::cold]] void traceCreated();
+    [[gnu::noinline, gnu::cold]] void traceCreated() noexcept;
     void traceCompletion(TraceEventKind kind) noexcept;
     //! Leaves Pending for \a status (and tells the loop when a Qt operation settled).
     void leavePending(FutureStatus status) noexcept;

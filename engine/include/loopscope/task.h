@@ -101,7 +101,7 @@ private:
     void traceDone(bool abandoned = false) noexcept;
     // The events' bodies, out of line: an unobserved task pays one branch for each, not the
     // registers and stack a TraceEvent would take in its caller (callgrind, task_spawn).
-    [[gnu::noinline, gnu::cold]] void traceCreated();
+    [[gnu::noinline, gnu::cold]] void traceCreated() noexcept;
     [[gnu::noinline, gnu::cold]] void emitDone(bool abandoned) noexcept;
     //! A step's TaskStepBegin and TaskStepEnd (the clock reads that time it included), out of
     //! line for the same reason: inlined, they cost an unobserved step 17 instructions.
