@@ -478,6 +478,7 @@ void LoopCore::updateObserved() noexcept
     m_controlWatching = m_stepActive || !m_breakTasks.empty() || m_breakOnFailure || m_breakOnSlow;
     // Breakpoints and steps need the events even with no observer attached.
     m_observed = !m_observers.empty() || !m_sinks.empty() || m_controlWatching;
+    m_soleSink = m_sinks.size() == 1 ? m_sinks.front() : nullptr;
     // An unobserved callback does not clear it (runHandle()): the next traced one must not
     // start where a traced one ended before the observers changed.
     m_carryRead = false;
@@ -747,10 +748,14 @@ inline void LoopCore::traceHandle(TraceEventKind kind, const HandleBase &handle,
                                   bool failed) noexcept
 {
     const TimePoint time = eventTime();
-    for (RecorderSink *sink : m_sinks)
+    if (RecorderSink *sink = m_soleSink) [[likely]]
         sink->pushHot(kind, time.time_since_epoch().count(), took.count(), handle.m_id, 0,
                       handle.taskId(), handle.kind(), FutureKind::Plain, failed, false,
                       &handle.location());
+    else if (!m_sinks.empty())
+        pushHotToAll(kind, time.time_since_epoch().count(), took.count(), handle.m_id, 0,
+                     handle.taskId(), handle.kind(), FutureKind::Plain, failed, false,
+                     &handle.location());
     if (traceEventWanted(kind)) {
         TraceEvent &e = beginEvent(kind);
         e.time = time;
@@ -762,6 +767,16 @@ inline void LoopCore::traceHandle(TraceEventKind kind, const HandleBase &handle,
         e.duration = took;
         endEvent(e, true);
     }
+}
+
+void LoopCore::pushHotToAll(TraceEventKind kind, std::int64_t time, std::int64_t duration,
+                            std::uint64_t id, std::uint64_t related, std::uint64_t aux,
+                            HandleKind handleKind, FutureKind futureKind, bool failed, bool yielded,
+                            const SourceLocation *location) noexcept
+{
+    for (RecorderSink *sink : m_sinks)
+        sink->pushHot(kind, time, duration, id, related, aux, handleKind, futureKind, failed,
+                      yielded, location);
 }
 
 void LoopCore::reportIfSlow(const HandleBase &handle, Duration took) noexcept

@@ -118,6 +118,7 @@ private Q_SLOTS:
     void aggregatesAreUpToDateForAnotherThreadWhileACallbackRuns();
     void taskFiguresReadFromAnotherThreadAreNeverTorn();
     void recorderSeesWhatOtherObserversSee();
+    void twoRecordersOnOneLoopRecordTheSame();
     void activityShowsTheRunningCallbackHoweverTheRecorderIsFed();
     void lintExceptionNeverRetrieved();
     void lintDestroyedPending();
@@ -958,6 +959,62 @@ void tst_Recorder::recorderSeesWhatOtherObserversSee()
                 QCOMPARE(e.task, task.taskId()); // steps know their task
         }
     }
+}
+
+void tst_Recorder::twoRecordersOnOneLoopRecordTheSame()
+{
+    // The loop writes to a lone recorder through one pointer and to several through a walk
+    // of all of them (LoopCore::pushHotToAll()). Both recorders must get every event, and the
+    // first must go on alone once the second leaves.
+    Fixture f(quietOptions());
+    TraceRecorder second(quietOptions());
+    f.loop.addObserver(&second);
+    auto body = [&]() -> Coro<int> {
+        for (int i = 0; i < 5; ++i)
+            co_await loopscope::sleep(0s);
+        co_return co_await sleeper(2ms, 3);
+    };
+    auto task = f.loop.createTask(body());
+    f.loop.callSoon([] {});
+    QCOMPARE(f.loop.runUntilComplete(task), 3);
+    f.loop.removeObserver(&second);
+    std::vector<RecordedEvent> first;
+    std::vector<RecordedEvent> other;
+    f.rec.drain(first);
+    second.drain(other);
+    QCOMPARE(second.droppedEvents(), std::uint64_t(0));
+    QVERIFY(other.size() > 20);
+    // The fixture's recorder was attached first: the second's events are the last of its.
+    QVERIFY(first.size() >= other.size());
+    const std::size_t offset = first.size() - other.size();
+    for (std::size_t i = 0; i < other.size(); ++i) {
+        QCOMPARE(int(first[offset + i].kind), int(other[i].kind));
+        QCOMPARE(first[offset + i].id, other[i].id);
+        QCOMPARE(first[offset + i].time, other[i].time);
+        QCOMPARE(first[offset + i].duration, other[i].duration);
+    }
+    // The aggregates the hot events change, in both.
+    const std::optional<loopscope::TaskStats> a = f.rec.task(task.taskId());
+    const std::optional<loopscope::TaskStats> b = second.task(task.taskId());
+    QVERIFY(a && b);
+    QCOMPARE(a->steps, std::uint64_t(7));
+    QCOMPARE(b->steps, a->steps);
+    QCOMPARE(b->yields, a->yields);
+    QCOMPARE(second.loopStats().taskSteps, f.rec.loopStats().taskSteps);
+    QCOMPARE(second.loopStats().callbacks, f.rec.loopStats().callbacks);
+
+    // Alone again: the first records on, the second hears nothing more.
+    const std::uint64_t callbacksBefore = f.rec.loopStats().callbacks;
+    const std::uint64_t secondBefore = second.loopStats().callbacks;
+    f.loop.callSoon([] {});
+    f.loop.runUntilComplete(f.loop.createTask(sleeper(1ms, 1)));
+    QVERIFY(f.rec.loopStats().callbacks >= callbacksBefore + 3);
+    QCOMPARE(second.loopStats().callbacks, secondBefore);
+    std::vector<RecordedEvent> more;
+    second.drain(more);
+    QVERIFY(more.empty());
+    f.rec.drain(more);
+    QVERIFY(more.size() > 5);
 }
 
 namespace {
