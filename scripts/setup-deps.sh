@@ -27,6 +27,8 @@ packages=(
     # Running the app without a display, and the tests' screenshot helper.
     xvfb
     xauth
+    # Counting instructions of the benchmarks (bench/README.md).
+    valgrind
 )
 
 is_installed() {
