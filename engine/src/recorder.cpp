@@ -21,15 +21,24 @@ namespace loopscope {
 
 // --- DurationHistogram ----------------------------------------------------------------
 
-int DurationHistogram::bucketFor(Duration d) noexcept
+namespace {
+
+//! DurationHistogram::bucketFor() of \a v ns, inline for the recorder's hot histograms.
+inline int bucketIndex(std::uint64_t v) noexcept
 {
-    const auto v = std::uint64_t(std::max<Duration::rep>(d.count(), 0));
     if (v < 4)
         return int(v);
     // Four buckets per power of two: the two bits below the leading one pick the quarter.
     const int msb = std::bit_width(v) - 1;
     const int sub = int((v >> (msb - 2)) & 3);
     return 4 * (msb - 1) + sub;
+}
+
+} // namespace
+
+int DurationHistogram::bucketFor(Duration d) noexcept
+{
+    return bucketIndex(std::uint64_t(std::max<Duration::rep>(d.count(), 0)));
 }
 
 Duration DurationHistogram::bucketLowerBound(int index) noexcept
@@ -159,7 +168,7 @@ public:
     void add(Duration d) noexcept
     {
         const Duration::rep v = std::max<Duration::rep>(d.count(), 0);
-        bump(m_buckets[std::size_t(DurationHistogram::bucketFor(d))]);
+        bump(m_buckets[std::size_t(bucketIndex(std::uint64_t(v)))]);
         bump(m_count);
         bump(m_sum, v);
         if (v > get(m_max))
@@ -310,6 +319,14 @@ public:
     void callbackFinished(std::int64_t now, Duration duration, std::uint64_t handle,
                           std::uint64_t task, HandleKind kind, bool failed);
     void stepBegin(std::uint64_t id, std::int64_t now, std::uint64_t step);
+    // The hot functions' rare paths, out of line: inlined, they made every call save and
+    // restore registers and set up a frame they only need when they run (callgrind).
+    [[gnu::noinline, gnu::cold]] HotTask *trackFromStep(std::uint64_t id, std::int64_t now);
+    [[gnu::noinline, gnu::cold]] void noteAwaited(std::uint64_t awaited);
+    [[gnu::noinline, gnu::cold]] void markBusyPolling() noexcept;
+    [[gnu::noinline, gnu::cold]] void lintSlowCallback(std::int64_t now, Duration duration,
+                                                       std::uint64_t handle, std::uint64_t task,
+                                                       HandleKind kind);
     void stepEnd(std::uint64_t id, std::int64_t now, Duration duration, std::uint64_t awaited,
                  FutureKind awaitedKind, bool yielded);
     void taskCreated(const TraceEvent &e, const RecordedEvent &r, std::int64_t now);
@@ -911,16 +928,22 @@ void TraceRecorder::Private::callbackFinished(std::int64_t now, Duration duratio
         windowStart = now;
         windowCallbacks = 0;
     }
-    if (duration > options.slowCallbackThreshold) [[unlikely]] {
-        const auto lock = lockForWriter();
-        QString what = kind == HandleKind::TaskStep && task
-                ? QStringLiteral("a step of %1").arg(taskLabel(task))
-                : QStringLiteral("%1 callback #%2")
-                          .arg(QLatin1String(handleKindName(kind)))
-                          .arg(handle);
-        addLint(LintKind::SlowCallback, task, handle, now, duration,
-                QStringLiteral("Executing %1 took %2").arg(what, millis(duration)));
-    }
+    if (duration > options.slowCallbackThreshold) [[unlikely]]
+        lintSlowCallback(now, duration, handle, task, kind);
+}
+
+void TraceRecorder::Private::lintSlowCallback(std::int64_t now, Duration duration,
+                                              std::uint64_t handle, std::uint64_t task,
+                                              HandleKind kind)
+{
+    const auto lock = lockForWriter();
+    QString what = kind == HandleKind::TaskStep && task
+            ? QStringLiteral("a step of %1").arg(taskLabel(task))
+            : QStringLiteral("%1 callback #%2")
+                      .arg(QLatin1String(handleKindName(kind)))
+                      .arg(handle);
+    addLint(LintKind::SlowCallback, task, handle, now, duration,
+            QStringLiteral("Executing %1 took %2").arg(what, millis(duration)));
 }
 
 void TraceRecorder::Private::taskCreated(const TraceEvent &e, const RecordedEvent &r,
@@ -981,16 +1004,9 @@ void TraceRecorder::Private::stepBegin(std::uint64_t id, std::int64_t now, std::
     bump(hotLoop.taskSteps);
     HotTask *hot = hotFor(id);
     if (!hot) [[unlikely]] {
-        // Attached after the task was created: track it from here on.
-        if (live.size() >= options.maxLiveTasks)
+        hot = trackFromStep(id, now);
+        if (!hot)
             return;
-        const auto lock = lockForWriter();
-        TaskStats s;
-        s.id = id;
-        s.name = QStringLiteral("Task-%1").arg(id);
-        s.createdNs = now;
-        hot = insertLive(std::move(s), now).hot;
-        put(hot->state, TaskStats::State::Scheduled);
     }
     HotTask &h = *hot;
     using S = TaskStats::State;
@@ -1009,14 +1025,38 @@ void TraceRecorder::Private::stepBegin(std::uint64_t id, std::int64_t now, std::
     endWrite(h);
 }
 
+HotTask *TraceRecorder::Private::trackFromStep(std::uint64_t id, std::int64_t now)
+{
+    // Attached after the task was created: track it from here on.
+    if (live.size() >= options.maxLiveTasks)
+        return nullptr;
+    const auto lock = lockForWriter();
+    TaskStats s;
+    s.id = id;
+    s.name = QStringLiteral("Task-%1").arg(id);
+    s.createdNs = now;
+    HotTask *hot = insertLive(std::move(s), now).hot;
+    put(hot->state, TaskStats::State::Scheduled);
+    return hot;
+}
+
+void TraceRecorder::Private::noteAwaited(std::uint64_t awaited)
+{
+    const auto lock = lockForWriter();
+    unawaited.erase(awaited); // somebody awaits it now
+}
+
+void TraceRecorder::Private::markBusyPolling() noexcept
+{
+    busyPollingMark.store(get(taskVersion) + 1, std::memory_order_release);
+}
+
 void TraceRecorder::Private::stepEnd(std::uint64_t id, std::int64_t now, Duration duration,
                                      std::uint64_t awaited, FutureKind awaitedKind, bool yielded)
 {
     hotLoop.stepDurations.add(duration);
-    if (awaited && !unawaited.empty()) {
-        const auto lock = lockForWriter();
-        unawaited.erase(awaited); // somebody awaits it now
-    }
+    if (awaited && !unawaited.empty()) [[unlikely]]
+        noteAwaited(awaited);
     HotTask *hot = hotFor(id);
     if (!hot)
         return;
@@ -1029,7 +1069,7 @@ void TraceRecorder::Private::stepEnd(std::uint64_t id, std::int64_t now, Duratio
     if (yielded) {
         bump(h.yields);
         if (isBusyPolling(h)) [[unlikely]]
-            busyPollingMark.store(get(taskVersion) + 1, std::memory_order_release);
+            markBusyPolling();
     }
     if (h.scheduledDuringStep >= 0) {
         put(h.state, S::Scheduled);
