@@ -250,9 +250,6 @@ struct alignas(64) HotTask
     //! Private::taskVersion when it last changed (tasksChangedSince()).
     std::atomic<std::uint64_t> version{ 0 };
     // Recording thread only.
-    //! When the task's next step was scheduled while a step ran (a yield, or an await of
-    //! something already done); -1: not this step.
-    std::int64_t scheduledDuringStep = -1;
     std::int64_t createdNs = 0; //!< TaskStats::createdNs, for the first step's delay
     std::uint64_t owner = 0; //!< in Private::hotTable: the task it is for, 0: free
 };
@@ -464,7 +461,6 @@ public:
         put(h.waitingNs, std::int64_t(0));
         put(h.firstStepDelayNs, std::int64_t(0));
         put(h.version, nextVersion());
-        h.scheduledDuringStep = -1;
         if (inserted) {
             if (!liveOrder.empty()) {
                 const TaskRecord *lastAdded = nullptr;
@@ -975,10 +971,9 @@ void TraceRecorder::Private::taskScheduled(std::uint64_t id, std::int64_t now)
     using S = TaskStats::State;
     switch (get(h.state)) {
     case S::Running:
-        // It scheduled its own next step (sleep(0)) or awaited something already done; it
-        // becomes ready when the step ends.
-        if (h.scheduledDuringStep < 0)
-            h.scheduledDuringStep = now;
+        // Its own step scheduled it (aggregateHot() takes that case before it comes here).
+        if (id == m_steppingTask && m_scheduledDuringStep < 0)
+            m_scheduledDuringStep = now;
         break;
     case S::Waiting:
         beginWrite(h);
@@ -1021,7 +1016,8 @@ void TraceRecorder::Private::stepBegin(std::uint64_t id, std::int64_t now, std::
     put(h.state, S::Running);
     put(h.stateSinceNs, now);
     put(h.steps, std::max<std::uint64_t>(get(h.steps) + 1, step));
-    h.scheduledDuringStep = -1;
+    m_steppingTask = id;
+    m_scheduledDuringStep = -1;
     endWrite(h);
 }
 
@@ -1057,6 +1053,9 @@ void TraceRecorder::Private::stepEnd(std::uint64_t id, std::int64_t now, Duratio
     hotLoop.stepDurations.add(duration);
     if (awaited && !unawaited.empty()) [[unlikely]]
         noteAwaited(awaited);
+    const std::int64_t scheduledAt = id == m_steppingTask ? m_scheduledDuringStep : -1;
+    m_steppingTask = 0;
+    m_scheduledDuringStep = -1;
     HotTask *hot = hotFor(id);
     if (!hot)
         return;
@@ -1071,9 +1070,9 @@ void TraceRecorder::Private::stepEnd(std::uint64_t id, std::int64_t now, Duratio
         if (isBusyPolling(h)) [[unlikely]]
             markBusyPolling();
     }
-    if (h.scheduledDuringStep >= 0) {
+    if (scheduledAt >= 0) {
         put(h.state, S::Scheduled);
-        put(h.stateSinceNs, h.scheduledDuringStep);
+        put(h.stateSinceNs, scheduledAt);
         put(h.waitingOn, std::uint64_t(0));
     } else {
         // Suspended; with awaited == 0 either its last step (TaskDone follows at once) or
@@ -1083,7 +1082,6 @@ void TraceRecorder::Private::stepEnd(std::uint64_t id, std::int64_t now, Duratio
         put(h.waitingOn, awaited);
         put(h.waitingOnKind, awaitedKind);
     }
-    h.scheduledDuringStep = -1;
     endWrite(h);
 }
 
@@ -1116,7 +1114,6 @@ void TraceRecorder::Private::growHotTable(std::size_t tasks)
         put(to.waitingNs, get(from.waitingNs));
         put(to.firstStepDelayNs, get(from.firstStepDelayNs));
         put(to.version, get(from.version));
-        to.scheduledDuringStep = from.scheduledDuringStep;
         to.createdNs = from.createdNs;
         to.owner = id;
         rec.hot = &to;

@@ -77,8 +77,16 @@ protected:
     {
         switch (kind) {
         case TraceEventKind::HandleScheduled:
-            if (handleKind == HandleKind::TaskStep && aux)
+            if (handleKind != HandleKind::TaskStep || !aux)
+                break;
+            if (aux == m_steppingTask) {
+                // The running step scheduled its own task's next one (sleep(0), or an await
+                // of something already done): ready when the step ends.
+                if (m_scheduledDuringStep < 0)
+                    m_scheduledDuringStep = time;
+            } else {
                 hotTaskScheduled(aux, time);
+            }
             break;
         case TraceEventKind::HandleFinished:
             hotCallbackFinished(time, duration, id, aux, handleKind, failed);
@@ -169,6 +177,11 @@ public:
 protected:
     //! Loop thread only: between IterationBegin and IterationEnd (LoopActivity).
     bool m_inIteration = false;
+    // The recording thread: the tracked task whose step runs (0: none), and when that step
+    // scheduled the task's next one (-1: it did not). One step runs at a time, and a recorder
+    // watches one loop: a yield's HandleScheduled needs no look-up of the task's figures.
+    std::uint64_t m_steppingTask = 0;
+    std::int64_t m_scheduledDuringStep = -1;
 };
 
 } // namespace loopscope::detail

@@ -107,6 +107,7 @@ private Q_SLOTS:
     void crossThreadDrainSeesNoTornEvents();
     void taskTimesUnderVirtualClock();
     void taskStatesWhileRunning();
+    void aYieldLeavesTheTaskScheduledFromTheYield();
     void failedAndCancelledTasks();
     void recorderAttachedMidTaskTracksIt();
     void liveTasksListedInIdOrderWhateverOrderTheyAppeared();
@@ -513,6 +514,37 @@ void tst_Recorder::taskStatesWhileRunning()
     // The parent waited for its child from 0 s to 5 s.
     QCOMPARE(f.rec.task(p.taskId())->waiting, Duration(5s));
     QCOMPARE(f.rec.task(childId)->waiting, Duration(5s));
+}
+
+void tst_Recorder::aYieldLeavesTheTaskScheduledFromTheYield()
+{
+    // A step that schedules its own task's next step (sleep(0)) leaves the task Scheduled
+    // from then, not Waiting: time until its next step counts as scheduled. Another task's
+    // step waking it instead goes through the task's figures (Waiting -> Scheduled).
+    Fixture f(quietOptions());
+    std::optional<TaskStats> seenBetween;
+    std::uint64_t selfId = 0;
+    auto worker = [&]() -> Coro<int> {
+        selfId = loopscope::currentTask().id();
+        // Queued ahead of this task's next step: runs between the two, 300 ms long.
+        f.loop.callSoon([&] {
+            seenBetween = f.rec.task(selfId);
+            f.clock->advance(300ms);
+        });
+        co_await loopscope::sleep(0s);
+        co_return 5;
+    };
+    auto task = f.loop.createTask(worker());
+    QCOMPARE(f.loop.runUntilComplete(task), 5);
+    QVERIFY(seenBetween.has_value());
+    QCOMPARE(seenBetween->state, State::Scheduled);
+    QCOMPARE(seenBetween->stateSinceNs, 0); // from the yield
+    const auto s = f.rec.task(task.taskId());
+    QVERIFY(s.has_value());
+    QCOMPARE(s->steps, 2u);
+    QCOMPARE(s->yields, 1u);
+    QCOMPARE(s->scheduled, Duration(300ms));
+    QCOMPARE(s->waiting, Duration::zero());
 }
 
 void tst_Recorder::failedAndCancelledTasks()
