@@ -748,14 +748,9 @@ inline void LoopCore::traceHandle(TraceEventKind kind, const HandleBase &handle,
                                   bool failed) noexcept
 {
     const TimePoint time = eventTime();
-    if (RecorderSink *sink = m_soleSink) [[likely]]
-        sink->pushHot(kind, time.time_since_epoch().count(), took.count(), handle.m_id, 0,
-                      handle.taskId(), handle.kind(), FutureKind::Plain, failed, false,
-                      &handle.location());
-    else if (!m_sinks.empty())
-        pushHotToAll(kind, time.time_since_epoch().count(), took.count(), handle.m_id, 0,
-                     handle.taskId(), handle.kind(), FutureKind::Plain, failed, false,
-                     &handle.location());
+    pushToSinks(kind, time.time_since_epoch().count(), took.count(), handle.m_id, 0,
+                handle.taskId(), handle.kind(), FutureKind::Plain, failed, false,
+                &handle.location());
     if (traceEventWanted(kind)) {
         TraceEvent &e = beginEvent(kind);
         e.time = time;

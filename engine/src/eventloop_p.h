@@ -150,12 +150,8 @@ public:
                    bool yielded = false) noexcept
     {
         const TimePoint time = eventTime();
-        if (RecorderSink *sink = m_soleSink) [[likely]]
-            sink->pushHot(kind, time.time_since_epoch().count(), took.count(), task, awaited, step,
-                          HandleKind::CallSoon, awaitedKind, false, yielded, nullptr);
-        else if (!m_sinks.empty())
-            pushHotToAll(kind, time.time_since_epoch().count(), took.count(), task, awaited, step,
-                         HandleKind::CallSoon, awaitedKind, false, yielded, nullptr);
+        pushToSinks(kind, time.time_since_epoch().count(), took.count(), task, awaited, step,
+                    HandleKind::CallSoon, awaitedKind, false, yielded, nullptr);
         if (traceEventWanted(kind)) {
             TraceEvent &e = beginEvent(kind);
             e.time = time;
@@ -403,6 +399,22 @@ private:
     bool mayJumpVirtualTime() const noexcept;
 
     void updateObserved() noexcept;
+    //! RecorderSink::pushHot() to the recorders: the lone one directly, several through
+    //! pushHotToAll() (see m_soleSink).
+    [[gnu::always_inline]] void pushToSinks(TraceEventKind kind, std::int64_t time,
+                                            std::int64_t duration, std::uint64_t id,
+                                            std::uint64_t related, std::uint64_t aux,
+                                            HandleKind handleKind, FutureKind futureKind,
+                                            bool failed, bool yielded,
+                                            const SourceLocation *location) noexcept
+    {
+        if (RecorderSink *sink = m_soleSink) [[likely]]
+            sink->pushHot(kind, time, duration, id, related, aux, handleKind, futureKind, failed,
+                          yielded, location);
+        else if (!m_sinks.empty())
+            pushHotToAll(kind, time, duration, id, related, aux, handleKind, futureKind, failed,
+                         yielded, location);
+    }
     //! RecorderSink::pushHot() to each of several sinks (see m_soleSink).
     [[gnu::noinline]] void pushHotToAll(TraceEventKind kind, std::int64_t time,
                                         std::int64_t duration, std::uint64_t id,

@@ -971,9 +971,7 @@ void TraceRecorder::Private::taskScheduled(std::uint64_t id, std::int64_t now)
     using S = TaskStats::State;
     switch (get(h.state)) {
     case S::Running:
-        // Its own step scheduled it (aggregateHot() takes that case before it comes here).
-        if (id == m_steppingTask && m_scheduledDuringStep < 0)
-            m_scheduledDuringStep = now;
+        // Only the stepping task runs, and aggregateHot() notes its own next step itself.
         break;
     case S::Waiting:
         beginWrite(h);
